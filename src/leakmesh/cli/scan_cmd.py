@@ -1,0 +1,293 @@
+"""`leakmesh scan [fs] [PATH]`: scan a directory and report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+
+from leakmesh.cli import formats, sarif
+from leakmesh.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    UsageError,
+    add_engine_options,
+    build_engine,
+    resolve_engine_settings,
+)
+from leakmesh.cli.logs import log_event
+from leakmesh.cli.progress import Progress
+from leakmesh.cli.settings import ConfigError, Option, byte_size, choice, int_in_range, parse_bool
+from leakmesh.engine.finding import Finding
+from leakmesh.engine.rules import Confidence
+from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+from leakmesh.runtime.stats import ScanResult
+from leakmesh.runtime.suppression import Baseline, BaselineError, load_baseline
+from leakmesh.sources.filesystem import (
+    DEFAULT_MAX_FILE_BYTES,
+    IGNORE_FILE_NAME,
+    FsSourceOptions,
+)
+
+SOURCES = ("fs", "git")
+MAX_JOBS = 1024
+
+FORMAT = Option("--format", "LEAKMESH_FORMAT", choice(*formats.FORMATS), "text")
+OUTPUT = Option[str | None]("--output", "LEAKMESH_OUTPUT", str, None)
+JOBS = Option("--jobs", "LEAKMESH_JOBS", int_in_range(1, MAX_JOBS), 0)
+SCAN_BINARY = Option("--scan-binary", "LEAKMESH_SCAN_BINARY", parse_bool, False)
+SKIP_ARCHIVES = Option("--skip-archives", "LEAKMESH_SKIP_ARCHIVES", parse_bool, False)
+NO_GITIGNORE = Option("--no-gitignore", "LEAKMESH_NO_GITIGNORE", parse_bool, False)
+MAX_FILE_SIZE = Option(
+    "--max-file-size", "LEAKMESH_MAX_FILE_SIZE", byte_size(1, 1 << 40), DEFAULT_MAX_FILE_BYTES
+)
+BASELINE = Option[str | None]("--baseline", "LEAKMESH_BASELINE", str, None)
+IGNORE_FILE = Option[str | None]("--ignore-file", "LEAKMESH_IGNORE_FILE", str, None)
+SHOW_SECRETS = Option("--show-secrets", "LEAKMESH_SHOW_SECRETS", parse_bool, False)
+MIN_CONFIDENCE = Option(
+    "--min-confidence", "LEAKMESH_MIN_CONFIDENCE", choice("low", "medium", "high"), "low"
+)
+PROGRESS = Option("--progress", "LEAKMESH_PROGRESS", choice("auto", "always", "never"), "auto")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "scan",
+        help="scan a directory (fs, the default) for secrets",
+        description="Scan a directory for leaked credentials. Exit codes: 0 nothing found, "
+        "1 findings, 2 invalid configuration or usage.",
+    )
+    parser.add_argument(
+        "target", nargs="*", metavar="[fs] [PATH]", help="source (fs) and path (default: .)"
+    )
+    add_scan_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_scan_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `scan` and `baseline create`."""
+    parser.add_argument(
+        "--format", help="text (default), json, jsonl, sarif or csv [LEAKMESH_FORMAT]"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE instead of stdout [LEAKMESH_OUTPUT]",
+    )
+    parser.add_argument(
+        "--jobs", "-j", metavar="N", help="worker processes (default: all cores) [LEAKMESH_JOBS]"
+    )
+    parser.add_argument(
+        "--scan-binary",
+        action="store_const",
+        const=True,
+        help="also scan binary files [LEAKMESH_SCAN_BINARY]",
+    )
+    parser.add_argument(
+        "--skip-archives",
+        action="store_const",
+        const=True,
+        help="do not expand zip/tar/gz/bz2/xz archives [LEAKMESH_SKIP_ARCHIVES]",
+    )
+    parser.add_argument(
+        "--no-gitignore",
+        action="store_const",
+        const=True,
+        help="scan files that .gitignore excludes [LEAKMESH_NO_GITIGNORE]",
+    )
+    parser.add_argument(
+        "--max-file-size",
+        metavar="SIZE",
+        help="skip larger files, e.g. 512K, 64M (default 100M) [LEAKMESH_MAX_FILE_SIZE]",
+    )
+    parser.add_argument(
+        "--ignore-file",
+        metavar="FILE",
+        help=f"gitignore-style paths never to scan (default: PATH/{IGNORE_FILE_NAME}) [LEAKMESH_IGNORE_FILE]",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="do not report findings whose fingerprints are in FILE [LEAKMESH_BASELINE]",
+    )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_const",
+        const=True,
+        help="print raw secrets (off: redacted previews) [LEAKMESH_SHOW_SECRETS]",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        metavar="LEVEL",
+        help="report only findings at least this confident: low (default), medium, high [LEAKMESH_MIN_CONFIDENCE]",
+    )
+    parser.add_argument(
+        "--progress",
+        metavar="WHEN",
+        help="progress bar on stderr: auto (default: when a terminal), always, never [LEAKMESH_PROGRESS]",
+    )
+    add_engine_options(parser)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    source: str
+    path: Path
+    format: str
+    output: Path | None
+    show_secrets: bool
+    min_confidence: Confidence
+    progress: str
+    local: LocalScanOptions
+    baseline: Baseline
+
+
+def parse_target(target: list[str], environ: Mapping[str, str]) -> tuple[str, str]:
+    """``[fs|git] [PATH]``: a first word naming a source is the source."""
+    if len(target) > 2:
+        raise UsageError(f"too many arguments: {' '.join(target)}")
+    source = None
+    if target and target[0] in SOURCES and (len(target) == 2 or not Path(target[0]).exists()):
+        source = target.pop(0)
+    if len(target) == 2:
+        raise UsageError(f"unknown source {target[0]!r}: expected fs or git")
+    path = target[0] if target else None
+    source = source or environ.get("LEAKMESH_SOURCE") or "fs"
+    if source not in SOURCES:
+        raise ConfigError(f"invalid LEAKMESH_SOURCE {source!r}: expected fs or git")
+    return source, path or environ.get("LEAKMESH_PATH") or "."
+
+
+def _ignore_patterns(path: Path, explicit: str | None) -> tuple[str, ...]:
+    candidate = Path(explicit) if explicit else path / IGNORE_FILE_NAME
+    if explicit is None and not candidate.is_file():
+        return ()
+    try:
+        lines = candidate.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read ignore file {candidate}: {exc.strerror}") from None
+    return tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanSettings:
+    source, raw_path = parse_target(list(args.target), environ)
+    if source == "git":
+        raise UsageError("scan git is not available yet in this version; use scan fs")
+    path = Path(raw_path)
+    if not path.exists():
+        raise UsageError(f"path does not exist: {raw_path}")
+    baseline_path = BASELINE.resolve(args.baseline, environ)
+    try:
+        baseline = load_baseline(Path(baseline_path)) if baseline_path else Baseline()
+    except BaselineError as exc:
+        raise ConfigError(str(exc)) from None
+    output = OUTPUT.resolve(args.output, environ)
+    source_options = FsSourceOptions(
+        respect_gitignore=not NO_GITIGNORE.resolve(args.no_gitignore, environ),
+        scan_binary=SCAN_BINARY.resolve(args.scan_binary, environ),
+        skip_archives=SKIP_ARCHIVES.resolve(args.skip_archives, environ),
+        max_file_bytes=MAX_FILE_SIZE.resolve(args.max_file_size, environ),
+        ignore_patterns=_ignore_patterns(path, IGNORE_FILE.resolve(args.ignore_file, environ)),
+    )
+    return ScanSettings(
+        source=source,
+        path=path,
+        format=FORMAT.resolve(args.format, environ),
+        output=Path(output) if output else None,
+        show_secrets=SHOW_SECRETS.resolve(args.show_secrets, environ),
+        min_confidence=Confidence(MIN_CONFIDENCE.resolve(args.min_confidence, environ)),
+        progress=PROGRESS.resolve(args.progress, environ),
+        local=LocalScanOptions(jobs=JOBS.resolve(args.jobs, environ), source=source_options),
+        baseline=baseline,
+    )
+
+
+def _open_output(output: Path | None) -> AbstractContextManager[IO[str]]:
+    if output is None:
+        return nullcontext(sys.stdout)
+    try:
+        return open(output, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ConfigError(f"cannot write --output {output}: {exc.strerror}") from None
+
+
+def _keep(settings: ScanSettings) -> Callable[[Finding], bool]:
+    rank = settings.min_confidence.rank
+    return lambda f: f.confidence.rank >= rank and not settings.baseline.suppresses(f)
+
+
+def execute_scan(
+    settings: ScanSettings,
+    *,
+    engine: Engine,
+    on_findings: Callable[[list[Finding]], None] | None = None,
+) -> ScanResult:
+    """Run the scan with progress and filtering; the report is the caller's."""
+    keep = _keep(settings)
+
+    def emit(batch: list[Finding]) -> None:
+        kept = [f for f in batch if keep(f)]
+        if kept and on_findings is not None:
+            on_findings(kept)
+
+    show_progress = settings.progress == "always" or (
+        settings.progress == "auto" and sys.stderr.isatty()
+    )
+    with Progress(enabled=show_progress) as progress:
+        result = scan_fs(
+            settings.path,
+            engine=engine,
+            options=settings.local,
+            on_findings=emit,
+            on_progress=progress.update,
+        )
+    kept = [f for f in result.findings if keep(f)]
+    result = replace(result, findings=kept, suppressed=len(result.findings) - len(kept))
+    result.stats.findings_emitted = len(kept)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    environ = os.environ
+    settings = resolve_scan_settings(args, environ)
+    engine = build_engine(resolve_engine_settings(args, environ))
+    with _open_output(settings.output) as stream:
+        streaming = settings.format == "jsonl"
+
+        def stream_findings(batch: list[Finding]) -> None:
+            formats.write_jsonl(batch, stream, show_secrets=settings.show_secrets)
+
+        result = execute_scan(
+            settings,
+            engine=engine,
+            on_findings=stream_findings if streaming else None,
+        )
+        if settings.format == "json":
+            formats.write_json(result, stream, show_secrets=settings.show_secrets)
+        elif settings.format == "sarif":
+            sarif.write_sarif(result, stream, ruleset=engine.ruleset)
+        elif settings.format == "csv":
+            formats.write_csv(result, stream, show_secrets=settings.show_secrets)
+        elif settings.format == "text":
+            color = settings.output is None and stream.isatty() and "NO_COLOR" not in environ
+            formats.write_text(result, stream, show_secrets=settings.show_secrets, color=color)
+    stats = result.stats
+    log_event(
+        "scan.summary",
+        source=settings.source,
+        items_scanned=stats.items_scanned,
+        bytes_scanned=stats.bytes_scanned,
+        findings_emitted=stats.findings_emitted,
+        findings_suppressed=result.suppressed,
+        items_skipped=sum(stats.items_skipped.values()),
+        duration_s=round(stats.duration_s, 3),
+        throughput_mib_s=round(stats.throughput_mib_s(), 2),
+    )
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

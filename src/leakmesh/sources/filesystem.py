@@ -1,0 +1,162 @@
+"""The filesystem source: walk a tree, then read each file into items.
+
+The walk honours ``.gitignore`` files (nested too) and a path ignore list, skips
+``.git/`` and never follows symbolic links, so nothing outside the root is read.
+Reading classifies content: text is an item, UTF-16 text is re-encoded, binary
+is skipped unless asked for, archives are expanded on a budget.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from leakmesh.sources.archives import ArchiveBudget, archive_kind, expand
+from leakmesh.sources.content import as_text, looks_binary
+from leakmesh.sources.items import Item, Skipped, SkipReason
+
+MIB = 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 100 * MIB
+ALWAYS_SKIPPED_DIRS = frozenset({".git"})
+IGNORE_FILE_NAME = ".leakmeshignore"
+
+
+@dataclass(frozen=True, slots=True)
+class FsSourceOptions:
+    respect_gitignore: bool = True
+    scan_binary: bool = False
+    skip_archives: bool = False
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    archive_budget: ArchiveBudget = field(default_factory=ArchiveBudget)
+    ignore_patterns: tuple[str, ...] = ()
+    """Gitignore-syntax patterns, relative to the root, of paths never scanned."""
+
+    def policy_options(self) -> dict[str, object]:
+        """The options that change what is found, for the policy hash."""
+        return {"scan_binary": self.scan_binary, "skip_archives": self.skip_archives}
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    key: str
+    """Path relative to the root, with ``/`` separators."""
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class _IgnoreLevel:
+    base: str
+    """Directory (relative to the root, ``""`` for the root) the patterns are relative to."""
+    spec: pathspec.GitIgnoreSpec
+
+
+def _ignored(levels: Sequence[_IgnoreLevel], key: str, is_dir: bool) -> bool:
+    verdict: bool | None = None
+    for level in levels:
+        relative = key[len(level.base) + 1 :] if level.base else key
+        result = level.spec.check_file(relative + "/" if is_dir else relative)
+        if result.include is not None:
+            verdict = result.include
+    return bool(verdict)
+
+
+def _gitignore_level(directory: str, base: str) -> _IgnoreLevel | None:
+    try:
+        with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    return _IgnoreLevel(base, pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
+
+
+def walk(root: Path, options: FsSourceOptions) -> Iterator[FileEntry | Skipped]:
+    """Regular files under `root` in a stable order, or `root` itself when a file."""
+    root_stat = os.stat(root)
+    if stat.S_ISREG(root_stat.st_mode):
+        yield FileEntry(key=root.name, path=str(root), size=root_stat.st_size)
+        return
+    base_levels: list[_IgnoreLevel] = []
+    if options.ignore_patterns:
+        base_levels.append(
+            _IgnoreLevel("", pathspec.GitIgnoreSpec.from_lines(options.ignore_patterns))
+        )
+    stack: list[tuple[str, str, tuple[_IgnoreLevel, ...]]] = [(str(root), "", tuple(base_levels))]
+    while stack:
+        directory, prefix, levels = stack.pop()
+        if options.respect_gitignore:
+            level = _gitignore_level(directory, prefix)
+            if level is not None:
+                levels = (*levels, level)
+        try:
+            with os.scandir(directory) as scanner:
+                entries = sorted(scanner, key=lambda e: e.name)
+        except OSError as exc:
+            yield Skipped(prefix or ".", SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
+            continue
+        subdirs = []
+        for entry in entries:
+            key = f"{prefix}/{entry.name}" if prefix else entry.name
+            try:
+                if entry.is_symlink():
+                    if not _ignored(levels, key, False):
+                        yield Skipped(key, SkipReason.SYMLINK, "symbolic links are not followed")
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in ALWAYS_SKIPPED_DIRS and not _ignored(levels, key, True):
+                        subdirs.append((entry.path, key, levels))
+                    continue
+                if not entry.is_file(follow_symlinks=False) or _ignored(levels, key, False):
+                    continue
+                yield FileEntry(
+                    key=key, path=entry.path, size=entry.stat(follow_symlinks=False).st_size
+                )
+            except OSError as exc:
+                yield Skipped(key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
+        stack.extend(reversed(subdirs))
+
+
+def classify(key: str, data: bytes, options: FsSourceOptions) -> Iterator[Item | Skipped]:
+    """Decide what raw content is: an item, a skipped binary, or an archive to expand."""
+    if archive_kind(data) is not None:
+        if options.skip_archives:
+            yield Skipped(key, SkipReason.ARCHIVE, "archive not expanded")
+            return
+        yield from expand(
+            data,
+            key=key,
+            limits=options.archive_budget,
+            classify=lambda k, d: classify(k, d, options),
+        )
+        return
+    if looks_binary(data):
+        text = as_text(data)
+        if text is not None:
+            yield Item(key, text)
+        elif options.scan_binary:
+            yield Item(key, data)
+        else:
+            yield Skipped(key, SkipReason.BINARY)
+        return
+    yield Item(key, data)
+
+
+def read_entry(entry: FileEntry, options: FsSourceOptions) -> Iterator[Item | Skipped]:
+    if entry.size > options.max_file_bytes:
+        yield Skipped(entry.key, SkipReason.TOO_LARGE, f"{entry.size} bytes")
+        return
+    try:
+        with open(entry.path, "rb") as handle:
+            data = handle.read(options.max_file_bytes + 1)
+    except OSError as exc:
+        yield Skipped(entry.key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
+        return
+    if len(data) > options.max_file_bytes:
+        yield Skipped(entry.key, SkipReason.TOO_LARGE, "grew past the size budget")
+        return
+    yield from classify(entry.key, data, options)

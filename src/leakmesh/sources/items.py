@@ -1,0 +1,35 @@
+"""What sources produce: items to scan and records of what was skipped, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class SkipReason(str, Enum):
+    BINARY = "binary"
+    TOO_LARGE = "too_large"
+    UNREADABLE = "unreadable"
+    CORRUPT_ARCHIVE = "corrupt_archive"
+    ARCHIVE = "archive"
+    """An archive, not expanded (``--skip-archives``)."""
+    ARCHIVE_BUDGET = "archive_budget"
+    """Past the archive depth, size or member budget."""
+    SYMLINK = "symlink"
+    ALREADY_SCANNED = "already_scanned"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """Bytes to scan with a stable key (relative path, ``a.zip!inner/path`` inside
+    archives) and the display path findings report."""
+
+    key: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    key: str
+    reason: SkipReason
+    detail: str = ""
