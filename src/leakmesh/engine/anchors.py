@@ -37,48 +37,100 @@ def _best(a: Requirement, b: Requirement) -> Requirement:
     return a if _quality(a) >= _quality(b) else b
 
 
-def _literal_char(op: Any, arg: Any) -> bytes | None:
-    if op is c.LITERAL and arg < 256:
-        return bytes([arg]).lower()
+Exact = frozenset[bytes]
+"""The finite set of strings an element matches (lowercased)."""
+
+
+def _product(left: Exact, right: Exact) -> Exact | None:
+    if len(left) * len(right) > _MAX_ALTERNATIVES:
+        return None
+    return frozenset(a + b for a in left for b in right)
+
+
+def _exact_sequence(items: list[tuple[Any, Any]]) -> Exact | None:
+    current: Exact = frozenset({b""})
+    for op, arg in items:
+        if op is c.AT:
+            continue
+        exact = _exact(op, arg)
+        if exact is None:
+            return None
+        product = _product(current, exact)
+        if product is None:
+            return None
+        current = product
+    return current
+
+
+def _exact(op: Any, arg: Any) -> Exact | None:
+    if op is c.LITERAL:
+        return frozenset({bytes([arg]).lower()}) if arg < 256 else None
+    if op is c.SUBPATTERN:
+        return _exact_sequence(list(arg[-1]))
+    if op is c.BRANCH:
+        union: set[bytes] = set()
+        for branch in arg[1]:
+            exact = _exact_sequence(list(branch))
+            if exact is None:
+                return None
+            union |= exact
+        return frozenset(union) if len(union) <= _MAX_ALTERNATIVES else None
+    if op is c.IN:
+        if not all(item_op is c.LITERAL and value < 256 for item_op, value in arg):
+            return None
+        chars = frozenset(bytes([value]).lower() for _, value in arg)
+        return chars if len(chars) <= 4 else None
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        low, high, body = arg
+        if low != high or low > 16:
+            return None
+        once = _exact_sequence(list(body))
+        if once is None:
+            return None
+        current: Exact = frozenset({b""})
+        for _ in range(low):
+            product = _product(current, once)
+            if product is None:
+                return None
+            current = product
+        return current
     return None
 
 
 def _sequence(items: list[tuple[Any, Any]]) -> Requirement:
+    """Best requirement of a concatenation: its longest exact run, or the best
+    requirement of one of its required parts."""
     best: Requirement = None
-    run = bytearray()
+    current: Exact = frozenset({b""})
 
     def flush() -> None:
-        nonlocal best, run
-        if len(run) >= MIN_ANCHOR_LENGTH:
-            best = _best(best, frozenset({bytes(run)}))
-        run = bytearray()
+        nonlocal best, current
+        if min(len(x) for x in current) >= MIN_ANCHOR_LENGTH:
+            best = _best(best, current)
+        current = frozenset({b""})
 
     for op, arg in items:
-        char = _literal_char(op, arg)
-        if char is not None:
-            run += char
-            continue
-        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-            low, high, body = arg
-            body_items = list(body)
-            if low == high and len(body_items) == 1 and low <= 16:
-                repeated = _literal_char(*body_items[0])
-                if repeated is not None:
-                    run += repeated * low
-                    continue
-            flush()
-            if low >= 1:
-                best = _best(best, _sequence(body_items))
-            continue
         if op is c.AT:
             continue  # zero-width: does not break a literal run
+        exact = _exact(op, arg)
+        if exact is not None:
+            product = _product(current, exact)
+            if product is not None:
+                current = product
+                continue
+            flush()
+            current = exact
+            continue
         flush()
-        best = _best(best, _node(op, arg))
+        best = _best(best, _required(op, arg))
     flush()
     return best
 
 
-def _node(op: Any, arg: Any) -> Requirement:
+def _required(op: Any, arg: Any) -> Requirement:
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        low, _high, body = arg
+        return _sequence(list(body)) if low >= 1 else None
     if op is c.SUBPATTERN:
         return _sequence(list(arg[-1]))
     if op is c.BRANCH:
@@ -88,9 +140,7 @@ def _node(op: Any, arg: Any) -> Requirement:
             if not req:
                 return None
             alternatives |= req
-        if len(alternatives) > _MAX_ALTERNATIVES:
-            return None
-        return frozenset(alternatives)
+        return frozenset(alternatives) if len(alternatives) <= _MAX_ALTERNATIVES else None
     return None
 
 

@@ -60,7 +60,7 @@ def _plausible_base64(body: bytes) -> bool:
     """Encoded text mixes cases and rarely uses ``-``/``_``; identifiers do not."""
     if len(set(body)) < 8 or body.lower() == body or body.upper() == body:
         return False
-    return sum(1 for byte in body if byte in _URLSAFE_EXTRA) * 16 <= len(body)
+    return sum(1 for byte in body if byte in _URLSAFE_EXTRA) * 8 <= len(body)
 
 
 def _decode_base64(run: bytes) -> bytes | None:

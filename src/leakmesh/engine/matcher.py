@@ -81,7 +81,7 @@ class Matcher:
         ids: list[int] = []
         flags: list[int] = []
         for i, rule in enumerate(self.ruleset.rules):
-            expressions.append(rule.pattern.encode())
+            expressions.append(hyperscan_form(rule.pattern).encode())
             ids.append(i)
             flags.append(hyperscan.HS_FLAG_PREFILTER if rule.needs_prefilter else 0)
         once = hyperscan.HS_FLAG_SINGLEMATCH
@@ -143,6 +143,42 @@ class Matcher:
         """Is the rule's anchor gate open for this buffer?"""
         ids = self.rule_anchor_ids[rule_index]
         return not ids or any(i in hits.anchors for i in ids)
+
+
+WIDEN_REPEATS_ABOVE = 64
+"""Hyperscan compiles large bounded repeats slowly (tens of seconds for a few
+rules); above this bound a repeat is compiled unbounded. That only widens what
+Hyperscan reports: `re` confirms with the exact pattern, on windows sized by
+the exact pattern's width."""
+
+
+def hyperscan_form(pattern: str, *, limit: int = WIDEN_REPEATS_ABOVE) -> str:
+    """`pattern` with every ``{m,n}`` outside character classes where n > `limit`
+    turned into ``{m,}``: it matches a superset of what `pattern` matches."""
+    out: list[str] = []
+    i, class_body_start = 0, -1
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if class_body_start >= 0:
+            # A ']' right after '[' or '[^' is a literal member, not the end.
+            if char == "]" and i > class_body_start:
+                class_body_start = -1
+        elif char == "[":
+            class_body_start = i + 2 if pattern[i + 1 : i + 2] == "^" else i + 1
+        elif char == "{":
+            close = pattern.find("}", i)
+            low, comma, high = pattern[i + 1 : close].partition(",")
+            if close > 0 and comma and low.isdigit() and high.isdigit() and int(high) > limit:
+                out.append("{" + low + ",}")
+                i = close + 1
+                continue
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _escape_literal(literal: bytes) -> bytes:

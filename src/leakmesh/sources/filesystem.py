@@ -75,50 +75,49 @@ def _gitignore_level(directory: str, base: str) -> _IgnoreLevel | None:
     return _IgnoreLevel(base, pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
 
 
+def _listing(directory: str) -> list[os.DirEntry[str]]:
+    with os.scandir(directory) as scanner:
+        return sorted(scanner, key=lambda e: e.name)
+
+
 def walk(root: Path, options: FsSourceOptions) -> Iterator[FileEntry | Skipped]:
-    """Regular files under `root` in a stable order, or `root` itself when a file."""
+    """Regular files under `root` in path order, or `root` itself when it is a file."""
     root_stat = os.stat(root)
     if stat.S_ISREG(root_stat.st_mode):
         yield FileEntry(key=root.name, path=str(root), size=root_stat.st_size)
         return
-    base_levels: list[_IgnoreLevel] = []
+    levels: tuple[_IgnoreLevel, ...] = ()
     if options.ignore_patterns:
-        base_levels.append(
-            _IgnoreLevel("", pathspec.GitIgnoreSpec.from_lines(options.ignore_patterns))
-        )
-    stack: list[tuple[str, str, tuple[_IgnoreLevel, ...]]] = [(str(root), "", tuple(base_levels))]
-    while stack:
-        directory, prefix, levels = stack.pop()
-        if options.respect_gitignore:
-            level = _gitignore_level(directory, prefix)
-            if level is not None:
-                levels = (*levels, level)
+        levels = (_IgnoreLevel("", pathspec.GitIgnoreSpec.from_lines(options.ignore_patterns)),)
+    yield from _walk_dir(str(root), "", levels, options)
+
+
+def _walk_dir(
+    directory: str, prefix: str, levels: tuple[_IgnoreLevel, ...], options: FsSourceOptions
+) -> Iterator[FileEntry | Skipped]:
+    if options.respect_gitignore:
+        level = _gitignore_level(directory, prefix)
+        if level is not None:
+            levels = (*levels, level)
+    try:
+        entries = _listing(directory)
+    except OSError as exc:
+        yield Skipped(prefix or ".", SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
+        return
+    for entry in entries:
+        key = f"{prefix}/{entry.name}" if prefix else entry.name
         try:
-            with os.scandir(directory) as scanner:
-                entries = sorted(scanner, key=lambda e: e.name)
+            if entry.is_symlink():
+                if not _ignored(levels, key, False):
+                    yield Skipped(key, SkipReason.SYMLINK, "symbolic links are not followed")
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name not in ALWAYS_SKIPPED_DIRS and not _ignored(levels, key, True):
+                    yield from _walk_dir(entry.path, key, levels, options)
+            elif entry.is_file(follow_symlinks=False) and not _ignored(levels, key, False):
+                size = entry.stat(follow_symlinks=False).st_size
+                yield FileEntry(key=key, path=entry.path, size=size)
         except OSError as exc:
-            yield Skipped(prefix or ".", SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
-            continue
-        subdirs = []
-        for entry in entries:
-            key = f"{prefix}/{entry.name}" if prefix else entry.name
-            try:
-                if entry.is_symlink():
-                    if not _ignored(levels, key, False):
-                        yield Skipped(key, SkipReason.SYMLINK, "symbolic links are not followed")
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in ALWAYS_SKIPPED_DIRS and not _ignored(levels, key, True):
-                        subdirs.append((entry.path, key, levels))
-                    continue
-                if not entry.is_file(follow_symlinks=False) or _ignored(levels, key, False):
-                    continue
-                yield FileEntry(
-                    key=key, path=entry.path, size=entry.stat(follow_symlinks=False).st_size
-                )
-            except OSError as exc:
-                yield Skipped(key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
-        stack.extend(reversed(subdirs))
+            yield Skipped(key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
 
 
 def classify(key: str, data: bytes, options: FsSourceOptions) -> Iterator[Item | Skipped]:

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import builtins
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, read_entry, walk
+from leakmesh.sources.items import Item, Skipped, SkipReason
+
+
+def keys(root: Path, options: FsSourceOptions | None = None) -> list[str]:
+    return [e.key for e in walk(root, options or FsSourceOptions()) if isinstance(e, FileEntry)]
+
+
+def make(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def test_walk_is_sorted_and_skips_dot_git(tmp_path: Path) -> None:
+    make(
+        tmp_path, {"b.py": "", "a/z.py": "", "a/b.py": "", ".git/config": "", ".github/ci.yml": ""}
+    )
+    assert keys(tmp_path) == [".github/ci.yml", "a/b.py", "a/z.py", "b.py"]
+
+
+def test_gitignore_nested_and_negated(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            ".gitignore": "*.log\nbuild/\n",
+            "app.log": "",
+            "build/out.txt": "",
+            "src/.gitignore": "!keep.log\nsecret.txt\n",
+            "src/keep.log": "",
+            "src/secret.txt": "",
+            "src/main.py": "",
+            "docs/secret.txt": "",
+        },
+    )
+    assert keys(tmp_path) == [
+        ".gitignore",
+        "docs/secret.txt",
+        "src/.gitignore",
+        "src/keep.log",
+        "src/main.py",
+    ]
+    everything = keys(tmp_path, FsSourceOptions(respect_gitignore=False))
+    assert "build/out.txt" in everything and "app.log" in everything
+
+
+def test_ignore_patterns(tmp_path: Path) -> None:
+    make(tmp_path, {"vendor/x.js": "", "src/a.py": "", "fixtures/k.pem": ""})
+    options = FsSourceOptions(ignore_patterns=("vendor/", "*.pem"))
+    assert keys(tmp_path, options) == ["src/a.py"]
+
+
+def test_symlinks_are_not_followed_out_of_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    make(outside, {"secret.txt": "x"})
+    root = tmp_path / "root"
+    make(root, {"a.txt": ""})
+    os.symlink(outside / "secret.txt", root / "link.txt")
+    os.symlink(outside, root / "linkdir")
+    entries = list(walk(root, FsSourceOptions()))
+    assert [e.key for e in entries if isinstance(e, FileEntry)] == ["a.txt"]
+    assert {(e.key, e.reason) for e in entries if isinstance(e, Skipped)} == {
+        ("link.txt", SkipReason.SYMLINK),
+        ("linkdir", SkipReason.SYMLINK),
+    }
+
+
+def _read(path: Path, root: Path, options: FsSourceOptions | None = None) -> list[Item | Skipped]:
+    entry = FileEntry(key=str(path.relative_to(root)), path=str(path), size=path.stat().st_size)
+    return list(read_entry(entry, options or FsSourceOptions()))
+
+
+def test_binary_is_skipped_unless_asked(tmp_path: Path) -> None:
+    make(tmp_path, {"a.bin": b"\x00\x01token"})
+    [skipped] = _read(tmp_path / "a.bin", tmp_path)
+    assert isinstance(skipped, Skipped) and skipped.reason is SkipReason.BINARY
+    [item] = _read(tmp_path / "a.bin", tmp_path, FsSourceOptions(scan_binary=True))
+    assert isinstance(item, Item) and item.data == b"\x00\x01token"
+
+
+def test_utf16_text_is_reencoded(tmp_path: Path) -> None:
+    make(tmp_path, {"w.ps1": "\ufeffpassword = 'x'".encode("utf-16-le")})
+    make(tmp_path, {"w.ps1": b"\xff\xfe" + "password = 'x'".encode("utf-16-le")})
+    [item] = _read(tmp_path / "w.ps1", tmp_path)
+    assert isinstance(item, Item) and item.data == b"password = 'x'"
+
+
+def test_too_large(tmp_path: Path) -> None:
+    make(tmp_path, {"big.txt": "x" * 100})
+    [skipped] = _read(tmp_path / "big.txt", tmp_path, FsSourceOptions(max_file_bytes=10))
+    assert isinstance(skipped, Skipped) and skipped.reason is SkipReason.TOO_LARGE
+
+
+def test_unreadable_file_is_skipped_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(tmp_path, {"locked.txt": "x"})
+    real_open = builtins.open
+
+    def guarded(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    [skipped] = _read(tmp_path / "locked.txt", tmp_path)
+    assert isinstance(skipped, Skipped)
+    assert skipped.reason is SkipReason.UNREADABLE and "Permission denied" in skipped.detail
