@@ -102,8 +102,22 @@ def fake_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-USERS = ["svc_billing", "deploy", "app_user", "jenkins", "ci-bot", "reporting_ro", "etl_loader",
-         "admin", "backup", "grafana", "airflow", "metabase", "orders_rw", "release-bot"]
+USERS = [
+    "svc_billing",
+    "deploy",
+    "app_user",
+    "jenkins",
+    "ci-bot",
+    "reporting_ro",
+    "etl_loader",
+    "admin",
+    "backup",
+    "grafana",
+    "airflow",
+    "metabase",
+    "orders_rw",
+    "release-bot",
+]
 COMPANY = ["acme", "globex", "initech", "umbrella", "hooli", "vandelay", "wayne", "stark"]
 REGIONS = ["eu-west-1", "us-east-1", "us-west-2", "ap-southeast-2", "eu-central-1"]
 ENVS = ["prod", "staging", "qa", "dev", "perf"]
@@ -131,7 +145,9 @@ def mk_aws_secret(rng: random.Random) -> str:
 
 
 def mk_github_fine(rng: random.Random) -> str:
-    return f"github_pat_11{rs(rng, string.ascii_uppercase + string.digits, 20)}_{rs(rng, ALNUM, 59)}"
+    return (
+        f"github_pat_11{rs(rng, string.ascii_uppercase + string.digits, 20)}_{rs(rng, ALNUM, 59)}"
+    )
 
 
 def mk_slack_bot(rng: random.Random) -> str:
@@ -140,8 +156,10 @@ def mk_slack_bot(rng: random.Random) -> str:
 
 def mk_slack_webhook(rng: random.Random) -> str:
     up = string.ascii_uppercase + string.digits
-    return (f"https://hooks.slack.com/services/T{rs(rng, up, rng.randint(8, 10))}"
-            f"/B{rs(rng, up, rng.randint(8, 10))}/{rs(rng, ALNUM, 24)}")
+    return (
+        f"https://hooks.slack.com/services/T{rs(rng, up, rng.randint(8, 10))}"
+        f"/B{rs(rng, up, rng.randint(8, 10))}/{rs(rng, ALNUM, 24)}"
+    )
 
 
 def mk_stripe(rng: random.Random) -> str:
@@ -176,8 +194,16 @@ def mk_pypi(rng: random.Random) -> str:
 
     ident = rng.randbytes(16)
     caveat = json.dumps({"version": 1, "permissions": "user"}, separators=(",", ":")).encode()
-    raw = (b"\x02" + field_(1, b"pypi.org") + field_(2, ident) + b"\x00"
-           + field_(2, caveat) + b"\x00" + b"\x00" + field_(6, rng.randbytes(32)))
+    raw = (
+        b"\x02"
+        + field_(1, b"pypi.org")
+        + field_(2, ident)
+        + b"\x00"
+        + field_(2, caveat)
+        + b"\x00"
+        + b"\x00"
+        + field_(6, rng.randbytes(32))
+    )
     return "pypi-" + b64url(raw)
 
 
@@ -202,7 +228,9 @@ def mk_telegram(rng: random.Random) -> str:
 
 
 def mk_discord_webhook(rng: random.Random) -> str:
-    return f"https://discord.com/api/webhooks/{rng.randint(10**17, 10**19 - 1)}/{rs(rng, B64URL, 68)}"
+    return (
+        f"https://discord.com/api/webhooks/{rng.randint(10**17, 10**19 - 1)}/{rs(rng, B64URL, 68)}"
+    )
 
 
 def mk_heroku(rng: random.Random) -> str:
@@ -212,9 +240,15 @@ def mk_heroku(rng: random.Random) -> str:
 
 
 def mk_azure_storage(rng: random.Random) -> str:
-    account = rng.choice(COMPANY) + rng.choice(["data", "logs", "backups", "assets"]) + str(rng.randint(1, 99))
-    return (f"DefaultEndpointsProtocol=https;AccountName={account};"
-            f"AccountKey={b64(rng.randbytes(64))};EndpointSuffix=core.windows.net")
+    account = (
+        rng.choice(COMPANY)
+        + rng.choice(["data", "logs", "backups", "assets"])
+        + str(rng.randint(1, 99))
+    )
+    return (
+        f"DefaultEndpointsProtocol=https;AccountName={account};"
+        f"AccountKey={b64(rng.randbytes(64))};EndpointSuffix=core.windows.net"
+    )
 
 
 def mk_gcp_oauth_secret(rng: random.Random) -> str:
@@ -250,8 +284,10 @@ def mk_newrelic(rng: random.Random) -> str:
 
 
 def mk_sentry_dsn(rng: random.Random) -> str:
-    return (f"https://{rs(rng, HEX, 32)}@o{rng.randint(100000, 9999999)}.ingest.sentry.io/"
-            f"{rng.randint(1000000, 9999999)}")
+    return (
+        f"https://{rs(rng, HEX, 32)}@o{rng.randint(100000, 9999999)}.ingest.sentry.io/"
+        f"{rng.randint(1000000, 9999999)}"
+    )
 
 
 def der_len(n: int) -> bytes:
@@ -281,9 +317,17 @@ def pem(label: str, body: bytes, width: int = 64) -> list[str]:
 
 def mk_rsa_key(rng: random.Random) -> list[str]:
     """PKCS#1 RSA-2048 private key: valid DER structure (MIIE...), random numbers."""
-    body = (der(0x02, b"\x00") + der_int(rng, 256, top=True) + der(0x02, b"\x01\x00\x01")
-            + der_int(rng, 256) + der_int(rng, 128, top=True) + der_int(rng, 128, top=True)
-            + der_int(rng, 128) + der_int(rng, 128) + der_int(rng, 128))
+    body = (
+        der(0x02, b"\x00")
+        + der_int(rng, 256, top=True)
+        + der(0x02, b"\x01\x00\x01")
+        + der_int(rng, 256)
+        + der_int(rng, 128, top=True)
+        + der_int(rng, 128, top=True)
+        + der_int(rng, 128)
+        + der_int(rng, 128)
+        + der_int(rng, 128)
+    )
     return pem("RSA PRIVATE KEY", der(0x30, body))
 
 
@@ -294,21 +338,40 @@ def ssh_string(data: bytes) -> bytes:
 def mk_openssh_key(rng: random.Random) -> list[str]:
     """openssh-key-v1 Ed25519 private key, unencrypted."""
     pub, priv, check = rng.randbytes(32), rng.randbytes(32), rng.randbytes(4)
-    comment = f"{user(rng)}@{rng.choice(COMPANY)}-{rng.choice(['build', 'bastion', 'laptop'])}".encode()
+    comment = (
+        f"{user(rng)}@{rng.choice(COMPANY)}-{rng.choice(['build', 'bastion', 'laptop'])}".encode()
+    )
     pubblob = ssh_string(b"ssh-ed25519") + ssh_string(pub)
-    section = (check + check + ssh_string(b"ssh-ed25519") + ssh_string(pub)
-               + ssh_string(priv + pub) + ssh_string(comment))
+    section = (
+        check
+        + check
+        + ssh_string(b"ssh-ed25519")
+        + ssh_string(pub)
+        + ssh_string(priv + pub)
+        + ssh_string(comment)
+    )
     section += bytes(range(1, (8 - len(section) % 8) % 8 + 1))
-    blob = (b"openssh-key-v1\x00" + ssh_string(b"none") + ssh_string(b"none") + ssh_string(b"")
-            + (1).to_bytes(4, "big") + ssh_string(pubblob) + ssh_string(section))
+    blob = (
+        b"openssh-key-v1\x00"
+        + ssh_string(b"none")
+        + ssh_string(b"none")
+        + ssh_string(b"")
+        + (1).to_bytes(4, "big")
+        + ssh_string(pubblob)
+        + ssh_string(section)
+    )
     return pem("OPENSSH PRIVATE KEY", blob, width=70)
 
 
 def mk_ec_key(rng: random.Random) -> list[str]:
     """SEC1 P-256 private key (MHcCAQEE...)."""
     prime256v1 = bytes.fromhex("06082a8648ce3d030107")
-    body = (der(0x02, b"\x01") + der(0x04, rng.randbytes(32)) + der(0xA0, prime256v1)
-            + der(0xA1, der(0x03, b"\x00\x04" + rng.randbytes(64))))
+    body = (
+        der(0x02, b"\x01")
+        + der(0x04, rng.randbytes(32))
+        + der(0xA0, prime256v1)
+        + der(0xA1, der(0x03, b"\x00\x04" + rng.randbytes(64)))
+    )
     return pem("EC PRIVATE KEY", der(0x30, body))
 
 
@@ -327,25 +390,35 @@ def mk_jwt(rng: random.Random) -> str:
         "exp": iat + rng.choice([3600, 86400, 31536000]),
     }
     sig = rng.randbytes(32 if alg == "HS256" else 256)
-    compact = {"separators": (",", ":")}
-    return ".".join([b64url(json.dumps(header, **compact).encode()),  # type: ignore[arg-type]
-                     b64url(json.dumps(payload, **compact).encode()),  # type: ignore[arg-type]
-                     b64url(sig)])
+    compact = (",", ":")
+    return ".".join(
+        [
+            b64url(json.dumps(header, separators=compact).encode()),
+            b64url(json.dumps(payload, separators=compact).encode()),
+            b64url(sig),
+        ]
+    )
 
 
 def mk_postgres(rng: random.Random) -> str:
-    return (f"postgres://{user(rng)}:{url_password(rng)}@{host(rng, 'pg')}:5432/"
-            f"{rng.choice(DBNAMES)}?sslmode=require")
+    return (
+        f"postgres://{user(rng)}:{url_password(rng)}@{host(rng, 'pg')}:5432/"
+        f"{rng.choice(DBNAMES)}?sslmode=require"
+    )
 
 
 def mk_mysql(rng: random.Random) -> str:
-    return f"mysql://{user(rng)}:{url_password(rng)}@{host(rng, 'mysql')}:3306/{rng.choice(DBNAMES)}"
+    return (
+        f"mysql://{user(rng)}:{url_password(rng)}@{host(rng, 'mysql')}:3306/{rng.choice(DBNAMES)}"
+    )
 
 
 def mk_mongodb(rng: random.Random) -> str:
     cluster = f"cluster{rng.randint(0, 3)}.{rs(rng, string.ascii_lowercase + string.digits, 5)}"
-    return (f"mongodb+srv://{user(rng)}:{url_password(rng)}@{cluster}.mongodb.net/"
-            f"{rng.choice(DBNAMES)}?retryWrites=true&w=majority")
+    return (
+        f"mongodb+srv://{user(rng)}:{url_password(rng)}@{cluster}.mongodb.net/"
+        f"{rng.choice(DBNAMES)}?retryWrites=true&w=majority"
+    )
 
 
 def mk_redis(rng: random.Random) -> str:
@@ -353,7 +426,9 @@ def mk_redis(rng: random.Random) -> str:
 
 
 def mk_basic_auth_url(rng: random.Random) -> str:
-    path = rng.choice(["/artifactory/api/pypi/simple", "/v2/", "/api/v1/metrics", "/repository/maven"])
+    path = rng.choice(
+        ["/artifactory/api/pypi/simple", "/v2/", "/api/v1/metrics", "/repository/maven"]
+    )
     return f"https://{user(rng)}:{url_password(rng)}@{host(rng, 'repo')}{path}"
 
 
@@ -394,7 +469,11 @@ def mk_certificate_pem(rng: random.Random) -> list[str]:
 
 
 def mk_ssh_public_key(rng: random.Random) -> str:
-    blob = ssh_string(b"ssh-rsa") + ssh_string(b"\x01\x00\x01") + ssh_string(b"\x00" + rng.randbytes(256))
+    blob = (
+        ssh_string(b"ssh-rsa")
+        + ssh_string(b"\x01\x00\x01")
+        + ssh_string(b"\x00" + rng.randbytes(256))
+    )
     return f"ssh-rsa {b64(blob)} {user(rng)}@{rng.choice(COMPANY)}-laptop"
 
 
@@ -407,9 +486,11 @@ def mk_sri(rng: random.Random) -> str:
     return "sha512-" + b64(rng.randbytes(64))
 
 
-LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
-         "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
-         "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.")
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
+    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat."
+)
 
 
 # --------------------------------------------------------------------------- kinds and marks
@@ -522,24 +603,37 @@ def assign(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
         if style == 0:
             return marked([f"{upper_snake(w)} = {dq(v)}"], mark)
         if style == 1:
-            return [(f"{camel(['default', 'settings'])} = {{", None),
-                    (f"    {dq(snake(w))}: {dq(v)},", mark),
-                    (f"    \"timeout\": {rng.choice([5, 10, 30])},", None), ("}", None)]
-        return [(f"def get_{snake(w)}() -> str:", None),
-                (f"    return os.environ.get({dq(upper_snake(w))}, {dq(v)})", mark)]
+            return [
+                (f"{camel(['default', 'settings'])} = {{", None),
+                (f"    {dq(snake(w))}: {dq(v)},", mark),
+                (f'    "timeout": {rng.choice([5, 10, 30])},', None),
+                ("}", None),
+            ]
+        return [
+            (f"def get_{snake(w)}() -> str:", None),
+            (f"    return os.environ.get({dq(upper_snake(w))}, {dq(v)})", mark),
+        ]
     if fmt in ("js", "ts"):
         typ = ": string" if fmt == "ts" else ""
         if style == 0:
             return marked([f"export const {upper_snake(w)}{typ} = {dq(v)};"], mark)
         if style == 1:
-            return [(f"const {camel(w)}Options = {{", None), (f"  {camel(w)}: {sq(v)},", mark),
-                    (f"  retries: {rng.randint(1, 5)},", None), ("};", None)]
+            return [
+                (f"const {camel(w)}Options = {{", None),
+                (f"  {camel(w)}: {sq(v)},", mark),
+                (f"  retries: {rng.randint(1, 5)},", None),
+                ("};", None),
+            ]
         return marked([f"const {camel(w)}{typ} = process.env.{upper_snake(w)} || {sq(v)};"], mark)
     if fmt == "go":
         if style == 0:
             return marked([f"const {camel(w)} = {dq(v)}"], mark)
-        return [(f"var {camel(w)}Config = Config{{", None), (f"\t{pascal(w)}: {dq(v)},", mark),
-                (f"\tTimeout:  {rng.choice([5, 10, 30])} * time.Second,", None), ("}", None)]
+        return [
+            (f"var {camel(w)}Config = Config{{", None),
+            (f"\t{pascal(w)}: {dq(v)},", mark),
+            (f"\tTimeout:  {rng.choice([5, 10, 30])} * time.Second,", None),
+            ("}", None),
+        ]
     if fmt == "java":
         if style == 0:
             return marked([f"private static final String {upper_snake(w)} = {dq(v)};"], mark)
@@ -549,8 +643,12 @@ def assign(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
             return marked([f"${camel(w)} = {sq(v)};"], mark)
         if style == 1:
             return marked([f"define({sq(upper_snake(w))}, {sq(v)});"], mark)
-        return [("$config = [", None), (f"    {sq(snake(w))} => {sq(v)},", mark),
-                (f"    'debug' => {rng.choice(['true', 'false'])},", None), ("];", None)]
+        return [
+            ("$config = [", None),
+            (f"    {sq(snake(w))} => {sq(v)},", mark),
+            (f"    'debug' => {rng.choice(['true', 'false'])},", None),
+            ("];", None),
+        ]
     if fmt == "rb":
         if style == 0:
             return marked([f"{upper_snake(w)} = {sq(v)}.freeze"], mark)
@@ -569,7 +667,9 @@ def assign(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
         return marked([f"{dq(camel(w))}: {dq(v)}"], mark)
     if fmt == "xml":
         if style == 0:
-            return marked([f'<add key="{pascal(w)}" value="{xml_escape(v, {chr(34): "&quot;"})}" />'], mark)
+            return marked(
+                [f'<add key="{pascal(w)}" value="{xml_escape(v, {chr(34): "&quot;"})}" />'], mark
+            )
         return marked([f"<{camel(w)}>{xml_escape(v)}</{camel(w)}>"], mark)
     if fmt == "ini":
         return marked([f"{snake(w)} = {v}"], mark)
@@ -599,9 +699,13 @@ def assign_block(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     if fmt == "py":
         return marked([f'{upper_snake(w)} = """{lines[0]}', *lines[1:-1], f'{lines[-1]}"""'], mark)
     if fmt in ("js", "ts"):
-        return marked([f"export const {camel(w)} = `{lines[0]}", *lines[1:-1], f"{lines[-1]}`;"], mark)
+        return marked(
+            [f"export const {camel(w)} = `{lines[0]}", *lines[1:-1], f"{lines[-1]}`;"], mark
+        )
     if fmt == "go":
-        return marked([f"var {camel(w)} = []byte(`{lines[0]}", *lines[1:-1], f"{lines[-1]}`)"], mark)
+        return marked(
+            [f"var {camel(w)} = []byte(`{lines[0]}", *lines[1:-1], f"{lines[-1]}`)"], mark
+        )
     if fmt == "rb":
         return marked([f"{upper_snake(w)} = <<~PEM", *["  " + x for x in lines], "PEM"], mark)
     if fmt == "php":
@@ -609,7 +713,7 @@ def assign_block(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     if fmt == "yaml":
         return marked([f"{snake(w)}: |", *["  " + x for x in lines]], mark)
     if fmt == "json":
-        return marked([f"{dq(camel(w))}: \"{one_line}\""], mark)
+        return marked([f'{dq(camel(w))}: "{one_line}"'], mark)
     if fmt == "env":
         return marked([f'{upper_snake(w)}="{one_line}"'], mark)
     if fmt == "toml":
@@ -618,7 +722,9 @@ def assign_block(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
         return marked([f"{snake(w)} = <<-EOT", *["  " + x for x in lines], "  EOT"], mark)
     if fmt == "sh":
         path = f"$HOME/.ssh/{snake(w)}"
-        return marked([f"cat > \"{path}\" <<'EOF'", *lines, "EOF"], mark) + plain([f'chmod 600 "{path}"'])
+        return marked([f"cat > \"{path}\" <<'EOF'", *lines, "EOF"], mark) + plain(
+            [f'chmod 600 "{path}"']
+        )
     if fmt == "md":
         return [("```", None), *marked(lines, mark), ("```", None)]
     if fmt == "xml":
@@ -639,17 +745,27 @@ def render_mark(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
 
 
 def raw_getpass(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
-    call = rng.choice(['getpass.getpass()', 'getpass.getpass("Database password: ")'])
-    return [("def prompt_credentials() -> tuple[str, str]:", None),
-            ('    username = input("Username: ")', None),
-            (f"    password = {call}", mark),
-            ("    return username, password", None)]
+    call = rng.choice(["getpass.getpass()", 'getpass.getpass("Database password: ")'])
+    return [
+        ("def prompt_credentials() -> tuple[str, str]:", None),
+        ('    username = input("Username: ")', None),
+        (f"    password = {call}", mark),
+        ("    return username, password", None),
+    ]
 
 
 def raw_environ(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     var = upper_snake(mark.words)
-    name = {"py": snake, "js": camel, "ts": camel, "go": camel, "java": camel, "php": camel,
-            "rb": snake, "cs": camel}[fmt](mark.words[-1:] if rng.random() < 0.5 else mark.words)
+    name = {
+        "py": snake,
+        "js": camel,
+        "ts": camel,
+        "go": camel,
+        "java": camel,
+        "php": camel,
+        "rb": snake,
+        "cs": camel,
+    }[fmt](mark.words[-1:] if rng.random() < 0.5 else mark.words)
     line = {
         "py": f'{name} = os.environ["{var}"]',
         "js": f"const {name} = process.env.{var};",
@@ -665,33 +781,54 @@ def raw_environ(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
 
 def raw_compare(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     if fmt == "py":
-        return [("def check_passwords(password: str, confirm: str) -> None:", None),
-                ("    if password == confirm:", mark),
-                ("        return", None),
-                ('    raise ValueError("passwords do not match")', None)]
+        return [
+            ("def check_passwords(password: str, confirm: str) -> None:", None),
+            ("    if password == confirm:", mark),
+            ("        return", None),
+            ('    raise ValueError("passwords do not match")', None),
+        ]
     if fmt in ("js", "ts"):
         arg = ": string" if fmt == "ts" else ""
-        return [(f"function passwordsMatch(password{arg}, confirm{arg}) {{", None),
-                ("  if (password === confirm) {", mark), ("    return true;", None), ("  }", None),
-                ("  return false;", None), ("}", None)]
+        return [
+            (f"function passwordsMatch(password{arg}, confirm{arg}) {{", None),
+            ("  if (password === confirm) {", mark),
+            ("    return true;", None),
+            ("  }", None),
+            ("  return false;", None),
+            ("}", None),
+        ]
     if fmt == "php":
-        return [("function passwords_match($password, $confirm) {", None),
-                ("    if ($password === $confirm) {", mark), ("        return true;", None),
-                ("    }", None), ("    return false;", None), ("}", None)]
+        return [
+            ("function passwords_match($password, $confirm) {", None),
+            ("    if ($password === $confirm) {", mark),
+            ("        return true;", None),
+            ("    }", None),
+            ("    return false;", None),
+            ("}", None),
+        ]
     return []
 
 
 def raw_none(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
-    line = {"py": f"{snake(mark.words)} = None", "js": f"let {camel(mark.words)} = null;",
-            "ts": f"let {camel(mark.words)}: string | null = null;",
-            "rb": f"{snake(mark.words)} = nil", "php": f"${camel(mark.words)} = null;"}.get(fmt)
+    line = {
+        "py": f"{snake(mark.words)} = None",
+        "js": f"let {camel(mark.words)} = null;",
+        "ts": f"let {camel(mark.words)}: string | null = null;",
+        "rb": f"{snake(mark.words)} = nil",
+        "php": f"${camel(mark.words)} = null;",
+    }.get(fmt)
     return marked([line], mark) if line else []
 
 
 def raw_aws_example(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     if fmt == "md":
-        return [("```ini", None), ("[default]", None), (f"aws_access_key_id = {mark.value}", mark),
-                ("region = us-east-1", None), ("```", None)]
+        return [
+            ("```ini", None),
+            ("[default]", None),
+            (f"aws_access_key_id = {mark.value}", mark),
+            ("region = us-east-1", None),
+            ("```", None),
+        ]
     return []
 
 
@@ -708,14 +845,19 @@ def raw_lorem(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     if fmt == "md":
         return marked([LOREM], mark)
     if fmt == "py":
-        return [("def placeholder_text() -> str:", None), (f'    """{LOREM}"""', mark),
-                ('    return ""', None)]
+        return [
+            ("def placeholder_text() -> str:", None),
+            (f'    """{LOREM}"""', mark),
+            ('    return ""', None),
+        ]
     return []
 
 
 def raw_sha256(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
     if fmt == "docker":
-        base = rng.choice(["python:3.11-slim", "node:20-alpine", "golang:1.22", "eclipse-temurin:21-jre"])
+        base = rng.choice(
+            ["python:3.11-slim", "node:20-alpine", "golang:1.22", "eclipse-temurin:21-jre"]
+        )
         return marked([f"FROM {base}@sha256:{mark.value}"], mark)
     return []
 
@@ -731,17 +873,42 @@ def raw_ssh_pub(rng: random.Random, fmt: str, mark: Mark) -> list[Line]:
 # --- the kinds ------------------------------------------------------------------------------
 
 TOKEN_FORMATS = ALL_FORMATS
-PEM_FORMATS = ("pem", "py", "js", "ts", "go", "rb", "php", "yaml", "json", "env", "toml", "tf", "sh", "md", "xml")
+PEM_FORMATS = (
+    "pem",
+    "py",
+    "js",
+    "ts",
+    "go",
+    "rb",
+    "php",
+    "yaml",
+    "json",
+    "env",
+    "toml",
+    "tf",
+    "sh",
+    "md",
+    "xml",
+)
 
 
-def secret(name: str, make: Callable[[random.Random], Payload], names: Sequence[Sequence[str]],
-           formats: Sequence[str] = TOKEN_FORMATS) -> Kind:
+def secret(
+    name: str,
+    make: Callable[[random.Random], Payload],
+    names: Sequence[Sequence[str]],
+    formats: Sequence[str] = TOKEN_FORMATS,
+) -> Kind:
     return Kind(name, "secret", make, tuple(formats), tuple(tuple(n) for n in names))
 
 
-def decoy(name: str, make: Callable[[random.Random], Payload], names: Sequence[Sequence[str]],
-          formats: Sequence[str], raw: Callable[[random.Random, str, Mark], list[Line]] | None = None,
-          count: tuple[int, int] = (3, 5)) -> Kind:
+def decoy(
+    name: str,
+    make: Callable[[random.Random], Payload],
+    names: Sequence[Sequence[str]],
+    formats: Sequence[str],
+    raw: Callable[[random.Random, str, Mark], list[Line]] | None = None,
+    count: tuple[int, int] = (3, 5),
+) -> Kind:
     return Kind(name, "decoy", make, tuple(formats), tuple(tuple(n) for n in names), count, raw)
 
 
@@ -753,60 +920,141 @@ def pick(*values: str) -> Callable[[random.Random], str]:
     return lambda rng: rng.choice(values)
 
 
-PW_NAMES = (("db", "password"), ("password",), ("smtp", "password"), ("admin", "password"),
-            ("redis", "password"), ("ldap", "bind", "password"), ("keystore", "password"))
-DB_URL_NAMES = (("database", "url"), ("db", "dsn"), ("primary", "db", "url"), ("sqlalchemy", "database", "uri"))
+PW_NAMES = (
+    ("db", "password"),
+    ("password",),
+    ("smtp", "password"),
+    ("admin", "password"),
+    ("redis", "password"),
+    ("ldap", "bind", "password"),
+    ("keystore", "password"),
+)
+DB_URL_NAMES = (
+    ("database", "url"),
+    ("db", "dsn"),
+    ("primary", "db", "url"),
+    ("sqlalchemy", "database", "uri"),
+)
 
 SECRET_KINDS: tuple[Kind, ...] = (
     # The AWS secret access key is planted right after each access key id (see plant()).
-    secret("aws-access-key-id", mk_aws_id, [("aws", "access", "key", "id")],
-           (*TOKEN_FORMATS, "aws_credentials")),
-    secret("github-pat-classic", lambda r: crc_token(r, "ghp_"), [("github", "token"), ("gh", "token")],
-           (*TOKEN_FORMATS, "git_credentials")),
+    secret(
+        "aws-access-key-id",
+        mk_aws_id,
+        [("aws", "access", "key", "id")],
+        (*TOKEN_FORMATS, "aws_credentials"),
+    ),
+    secret(
+        "github-pat-classic",
+        lambda r: crc_token(r, "ghp_"),
+        [("github", "token"), ("gh", "token")],
+        (*TOKEN_FORMATS, "git_credentials"),
+    ),
     secret("github-pat-fine-grained", mk_github_fine, [("github", "pat"), ("gh", "api", "token")]),
-    secret("gitlab-pat", lambda r: "glpat-" + rs(r, B64URL, 20), [("gitlab", "token"), ("gl", "private", "token")]),
+    secret(
+        "gitlab-pat",
+        lambda r: "glpat-" + rs(r, B64URL, 20),
+        [("gitlab", "token"), ("gl", "private", "token")],
+    ),
     secret("slack-bot-token", mk_slack_bot, [("slack", "bot", "token"), ("slack", "token")]),
-    secret("slack-webhook-url", mk_slack_webhook, [("slack", "webhook", "url"), ("alerts", "webhook")]),
-    secret("stripe-live-secret-key", mk_stripe, [("stripe", "secret", "key"), ("stripe", "api", "key")]),
+    secret(
+        "slack-webhook-url", mk_slack_webhook, [("slack", "webhook", "url"), ("alerts", "webhook")]
+    ),
+    secret(
+        "stripe-live-secret-key", mk_stripe, [("stripe", "secret", "key"), ("stripe", "api", "key")]
+    ),
     secret("sendgrid-api-key", mk_sendgrid, [("sendgrid", "api", "key"), ("mail", "api", "key")]),
     secret("twilio-api-key", mk_twilio, [("twilio", "api", "key"), ("twilio", "key", "sid")]),
     secret("google-api-key", mk_google_api, [("google", "api", "key"), ("maps", "api", "key")]),
     secret("openai-api-key", mk_openai, [("openai", "api", "key")]),
     secret("anthropic-api-key", mk_anthropic, [("anthropic", "api", "key")]),
-    secret("npm-token", lambda r: crc_token(r, "npm_"), [("npm", "token"), ("npm", "auth", "token")],
-           ("npmrc", "js", "ts", "yaml", "env", "sh", "docker", "json")),
-    secret("pypi-token", mk_pypi, [("pypi", "token"), ("twine", "password")],
-           ("pypirc", "yaml", "env", "sh", "toml", "ini", "py")),
+    secret(
+        "npm-token",
+        lambda r: crc_token(r, "npm_"),
+        [("npm", "token"), ("npm", "auth", "token")],
+        ("npmrc", "js", "ts", "yaml", "env", "sh", "docker", "json"),
+    ),
+    secret(
+        "pypi-token",
+        mk_pypi,
+        [("pypi", "token"), ("twine", "password")],
+        ("pypirc", "yaml", "env", "sh", "toml", "ini", "py"),
+    ),
     secret("huggingface-token", mk_hf, [("hf", "token"), ("huggingface", "token")]),
-    secret("digitalocean-token", mk_digitalocean, [("digitalocean", "token"), ("do", "api", "token")]),
+    secret(
+        "digitalocean-token", mk_digitalocean, [("digitalocean", "token"), ("do", "api", "token")]
+    ),
     secret("shopify-access-token", mk_shopify, [("shopify", "access", "token")]),
     secret("mailchimp-api-key", mk_mailchimp, [("mailchimp", "api", "key")]),
-    secret("telegram-bot-token", mk_telegram, [("telegram", "bot", "token"), ("telegram", "token")]),
-    secret("discord-webhook-url", mk_discord_webhook, [("discord", "webhook", "url"), ("discord", "webhook")]),
+    secret(
+        "telegram-bot-token", mk_telegram, [("telegram", "bot", "token"), ("telegram", "token")]
+    ),
+    secret(
+        "discord-webhook-url",
+        mk_discord_webhook,
+        [("discord", "webhook", "url"), ("discord", "webhook")],
+    ),
     secret("heroku-api-key", mk_heroku, [("heroku", "api", "key")]),
-    secret("azure-storage-connection-string", mk_azure_storage,
-           [("azure", "storage", "connection", "string"), ("storage", "connection", "string")]),
-    secret("google-oauth-client-secret", mk_gcp_oauth_secret, [("google", "client", "secret"), ("oauth", "client", "secret")]),
+    secret(
+        "azure-storage-connection-string",
+        mk_azure_storage,
+        [("azure", "storage", "connection", "string"), ("storage", "connection", "string")],
+    ),
+    secret(
+        "google-oauth-client-secret",
+        mk_gcp_oauth_secret,
+        [("google", "client", "secret"), ("oauth", "client", "secret")],
+    ),
     secret("databricks-token", mk_databricks, [("databricks", "token")]),
-    secret("planetscale-password", mk_planetscale, [("planetscale", "password"), ("pscale", "password")]),
+    secret(
+        "planetscale-password",
+        mk_planetscale,
+        [("planetscale", "password"), ("pscale", "password")],
+    ),
     secret("doppler-token", mk_doppler, [("doppler", "token")]),
     secret("vault-token", mk_vault, [("vault", "token")]),
     secret("postman-api-key", mk_postman, [("postman", "api", "key")]),
     secret("linear-api-key", mk_linear, [("linear", "api", "key")]),
-    secret("newrelic-user-api-key", mk_newrelic, [("new", "relic", "api", "key"), ("newrelic", "api", "key")]),
+    secret(
+        "newrelic-user-api-key",
+        mk_newrelic,
+        [("new", "relic", "api", "key"), ("newrelic", "api", "key")],
+    ),
     secret("sentry-dsn", mk_sentry_dsn, [("sentry", "dsn")]),
-    secret("rsa-private-key", mk_rsa_key, [("private", "key"), ("jwt", "signing", "key"), ("tls", "key")], PEM_FORMATS),
-    secret("openssh-private-key", mk_openssh_key, [("deploy", "key"), ("ssh", "private", "key")],
-           ("pem", "yaml", "sh", "md", "py", "tf")),
-    secret("ec-private-key", mk_ec_key, [("ec", "private", "key"), ("signing", "key")], PEM_FORMATS),
-    secret("jwt", mk_jwt, [("auth", "token"), ("service", "jwt"), ("bearer", "token")], (*TOKEN_FORMATS, "kubeconfig")),
+    secret(
+        "rsa-private-key",
+        mk_rsa_key,
+        [("private", "key"), ("jwt", "signing", "key"), ("tls", "key")],
+        PEM_FORMATS,
+    ),
+    secret(
+        "openssh-private-key",
+        mk_openssh_key,
+        [("deploy", "key"), ("ssh", "private", "key")],
+        ("pem", "yaml", "sh", "md", "py", "tf"),
+    ),
+    secret(
+        "ec-private-key", mk_ec_key, [("ec", "private", "key"), ("signing", "key")], PEM_FORMATS
+    ),
+    secret(
+        "jwt",
+        mk_jwt,
+        [("auth", "token"), ("service", "jwt"), ("bearer", "token")],
+        (*TOKEN_FORMATS, "kubeconfig"),
+    ),
     secret("postgres-uri", mk_postgres, DB_URL_NAMES),
     secret("mysql-uri", mk_mysql, DB_URL_NAMES),
     secret("mongodb-srv-uri", mk_mongodb, [("mongo", "uri"), ("mongodb", "url")]),
     secret("redis-uri", mk_redis, [("redis", "url"), ("cache", "url")]),
-    secret("basic-auth-url", mk_basic_auth_url, [("registry", "url"), ("index", "url"), ("metrics", "endpoint")]),
-    *[secret(f"password-{fmt}", password, PW_NAMES, (fmt,))
-      for fmt in ("yaml", "env", "py", "php", "json", "xml", "ini", "props", "sh")],
+    secret(
+        "basic-auth-url",
+        mk_basic_auth_url,
+        [("registry", "url"), ("index", "url"), ("metrics", "endpoint")],
+    ),
+    *[
+        secret(f"password-{fmt}", password, PW_NAMES, (fmt,))
+        for fmt in ("yaml", "env", "py", "php", "json", "xml", "ini", "props", "sh")
+    ],
     secret("netrc-password", password, [("password",)], ("netrc",)),
     secret("pgpass-password", password, [("password",)], ("pgpass",)),
     secret("git-credentials", password, [("password",)], ("git_credentials",)),
@@ -814,7 +1062,12 @@ SECRET_KINDS: tuple[Kind, ...] = (
     secret("htpasswd-bcrypt", mk_bcrypt, [("password",)], ("htpasswd",)),
     secret("shadow-sha512crypt", mk_sha512crypt, [("password",)], ("shadow",)),
     secret("docker-config-auth", mk_docker_auth, [("auth",)], ("docker_config",)),
-    secret("kubeconfig-client-key-data", mk_kube_client_key, [("client", "key", "data")], ("kubeconfig",)),
+    secret(
+        "kubeconfig-client-key-data",
+        mk_kube_client_key,
+        [("client", "key", "data")],
+        ("kubeconfig",),
+    ),
 )
 
 AWS_SECRET = secret("aws-secret-access-key", mk_aws_secret, [("aws", "secret", "access", "key")])
@@ -823,58 +1076,213 @@ PLACEHOLDER_FORMATS = ("py", "js", "yaml", "json", "ini", "toml", "env", "props"
 CODE_ENV_FORMATS = ("py", "js", "ts", "go", "java", "php", "rb", "cs")
 
 DECOY_KINDS: tuple[Kind, ...] = (
-    decoy("placeholder-changeme", pick("changeme", "change-me", "changeit"), PW_NAMES, PLACEHOLDER_FORMATS),
-    decoy("placeholder-env-reference", lambda r: "${" + r.choice(["DB_PASSWORD", "API_KEY", "NPM_TOKEN", "SECRET_KEY"]) + "}",
-          [("db", "password"), ("api", "key"), ("secret", "key")], ("yaml", "env", "docker", "props", "npmrc", "toml")),
-    decoy("placeholder-angle-brackets", pick("<your-api-key>", "<API_KEY>", "<password>", "<your-secret-here>"),
-          [("api", "key"), ("password",), ("client", "secret")], ("md", "yaml", "env", "json", "py", "pypirc")),
-    decoy("placeholder-xxxx", lambda r: "x" * r.randint(8, 32), [("api", "key"), ("access", "token"), ("secret",)],
-          PLACEHOLDER_FORMATS + ("md",)),
-    decoy("placeholder-stripe-xxxx", const("sk_live_" + "X" * 24), [("stripe", "secret", "key")], ("py", "js", "env", "md", "yaml")),
-    decoy("placeholder-your-token-here", pick("your-token-here", "your_api_key_here", "YOUR_TOKEN"),
-          [("token",), ("api", "token"), ("auth", "token")], PLACEHOLDER_FORMATS + ("md", "sh")),
-    decoy("aws-documented-example-key-id", const("AKIAIOSFODNN7EXAMPLE"), [("aws", "access", "key", "id")],
-          ("md", "py", "ini", "env", "sh", "yaml"), raw_aws_example),
-    decoy("aws-documented-example-secret", const("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-          [("aws", "secret", "access", "key")], ("py", "ini", "env", "sh", "yaml", "json")),
-    decoy("uuid", fake_uuid, [("client", "id"), ("tenant", "id"), ("request", "id"), ("installation", "id")],
-          ALL_FORMATS),
-    decoy("git-commit-sha", lambda r: rs(r, HEX, 40), [("commit", "sha"), ("revision",), ("git", "sha")], ALL_FORMATS),
-    decoy("sha256-digest", lambda r: rs(r, HEX, 64), [("sha256",), ("checksum",), ("content", "digest")],
-          ("py", "js", "go", "yaml", "json", "toml", "tf", "docker", "md"), raw_sha256),
-    decoy("base64-image-data", mk_png_data_uri, [("logo", "png")], ("md", "js", "ts", "json", "py")),
+    decoy(
+        "placeholder-changeme",
+        pick("changeme", "change-me", "changeit"),
+        PW_NAMES,
+        PLACEHOLDER_FORMATS,
+    ),
+    decoy(
+        "placeholder-env-reference",
+        lambda r: "${" + r.choice(["DB_PASSWORD", "API_KEY", "NPM_TOKEN", "SECRET_KEY"]) + "}",
+        [("db", "password"), ("api", "key"), ("secret", "key")],
+        ("yaml", "env", "docker", "props", "npmrc", "toml"),
+    ),
+    decoy(
+        "placeholder-angle-brackets",
+        pick("<your-api-key>", "<API_KEY>", "<password>", "<your-secret-here>"),
+        [("api", "key"), ("password",), ("client", "secret")],
+        ("md", "yaml", "env", "json", "py", "pypirc"),
+    ),
+    decoy(
+        "placeholder-xxxx",
+        lambda r: "x" * r.randint(8, 32),
+        [("api", "key"), ("access", "token"), ("secret",)],
+        (*PLACEHOLDER_FORMATS, "md"),
+    ),
+    decoy(
+        "placeholder-stripe-xxxx",
+        const("sk_live_" + "X" * 24),
+        [("stripe", "secret", "key")],
+        ("py", "js", "env", "md", "yaml"),
+    ),
+    decoy(
+        "placeholder-your-token-here",
+        pick("your-token-here", "your_api_key_here", "YOUR_TOKEN"),
+        [("token",), ("api", "token"), ("auth", "token")],
+        (*PLACEHOLDER_FORMATS, "md", "sh"),
+    ),
+    decoy(
+        "aws-documented-example-key-id",
+        const("AKIAIOSFODNN7EXAMPLE"),
+        [("aws", "access", "key", "id")],
+        ("md", "py", "ini", "env", "sh", "yaml"),
+        raw_aws_example,
+    ),
+    decoy(
+        "aws-documented-example-secret",
+        const("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        [("aws", "secret", "access", "key")],
+        ("py", "ini", "env", "sh", "yaml", "json"),
+    ),
+    decoy(
+        "uuid",
+        fake_uuid,
+        [("client", "id"), ("tenant", "id"), ("request", "id"), ("installation", "id")],
+        ALL_FORMATS,
+    ),
+    decoy(
+        "git-commit-sha",
+        lambda r: rs(r, HEX, 40),
+        [("commit", "sha"), ("revision",), ("git", "sha")],
+        ALL_FORMATS,
+    ),
+    decoy(
+        "sha256-digest",
+        lambda r: rs(r, HEX, 64),
+        [("sha256",), ("checksum",), ("content", "digest")],
+        ("py", "js", "go", "yaml", "json", "toml", "tf", "docker", "md"),
+        raw_sha256,
+    ),
+    decoy(
+        "base64-image-data", mk_png_data_uri, [("logo", "png")], ("md", "js", "ts", "json", "py")
+    ),
     decoy("sri-integrity-hash", mk_sri, [("integrity",)], ("json", "yaml", "js", "md")),
-    decoy("ssh-public-key", mk_ssh_public_key, [("ssh", "public", "key")], ("yaml", "tf", "md", "authorized_keys", "json"),
-          raw_ssh_pub),
-    decoy("public-key-pem", mk_public_key_pem, [("public", "key"), ("jwt", "public", "key")],
-          ("pem", "py", "yaml", "md", "js", "go")),
-    decoy("certificate-pem", mk_certificate_pem, [("ca", "cert"), ("tls", "certificate")],
-          ("pem", "yaml", "md", "tf", "py")),
+    decoy(
+        "ssh-public-key",
+        mk_ssh_public_key,
+        [("ssh", "public", "key")],
+        ("yaml", "tf", "md", "authorized_keys", "json"),
+        raw_ssh_pub,
+    ),
+    decoy(
+        "public-key-pem",
+        mk_public_key_pem,
+        [("public", "key"), ("jwt", "public", "key")],
+        ("pem", "py", "yaml", "md", "js", "go"),
+    ),
+    decoy(
+        "certificate-pem",
+        mk_certificate_pem,
+        [("ca", "cert"), ("tls", "certificate")],
+        ("pem", "yaml", "md", "tf", "py"),
+    ),
     decoy("password-getpass", const("getpass"), [("password",)], ("py",), raw_getpass),
-    decoy("password-from-environment", const("environ"), [("db", "password"), ("api", "key"), ("secret", "key")],
-          CODE_ENV_FORMATS, raw_environ),
-    decoy("password-comparison", const("compare"), [("password",)], ("py", "js", "ts", "php"), raw_compare),
-    decoy("password-ui-label", pick("Password", "Confirm password", "Current password"), [("password",), ("password", "label")],
-          ("json", "yaml", "props")),
-    decoy("api-key-none", const("None"), [("api", "key"), ("auth", "token"), ("secret", "key")],
-          ("py", "js", "ts", "rb", "php"), raw_none),
-    decoy("token-empty-string", const(""), [("token",), ("api", "token"), ("password",)],
-          ("py", "js", "go", "yaml", "json", "toml", "env")),
+    decoy(
+        "password-from-environment",
+        const("environ"),
+        [("db", "password"), ("api", "key"), ("secret", "key")],
+        CODE_ENV_FORMATS,
+        raw_environ,
+    ),
+    decoy(
+        "password-comparison",
+        const("compare"),
+        [("password",)],
+        ("py", "js", "ts", "php"),
+        raw_compare,
+    ),
+    decoy(
+        "password-ui-label",
+        pick("Password", "Confirm password", "Current password"),
+        [("password",), ("password", "label")],
+        ("json", "yaml", "props"),
+    ),
+    decoy(
+        "api-key-none",
+        const("None"),
+        [("api", "key"), ("auth", "token"), ("secret", "key")],
+        ("py", "js", "ts", "rb", "php"),
+        raw_none,
+    ),
+    decoy(
+        "token-empty-string",
+        const(""),
+        [("token",), ("api", "token"), ("password",)],
+        ("py", "js", "go", "yaml", "json", "toml", "env"),
+    ),
     decoy("lorem-ipsum", const(LOREM), [("description",)], ("md", "py", "json", "yaml"), raw_lorem),
 )
 
 
 # --------------------------------------------------------------------------- benign content
 
-NOUNS = ["order", "invoice", "customer", "account", "session", "payment", "shipment", "product",
-         "report", "metric", "event", "ticket", "subscription", "notification", "profile",
-         "address", "cart", "refund", "ledger", "batch", "job", "webhook", "tenant", "quota",
-         "catalog", "warehouse", "coupon", "review", "message", "attachment"]
-VERBS = ["load", "fetch", "create", "update", "delete", "sync", "validate", "render", "parse",
-         "compute", "archive", "publish", "resolve", "refresh", "export", "merge", "schedule",
-         "notify", "reconcile", "ingest"]
-ADJ = ["pending", "active", "stale", "primary", "default", "remote", "local", "cached", "daily", "retry"]
-SERVICES = ["billing", "inventory", "notifications", "accounts", "search", "gateway", "reporting", "scheduler"]
+NOUNS = [
+    "order",
+    "invoice",
+    "customer",
+    "account",
+    "session",
+    "payment",
+    "shipment",
+    "product",
+    "report",
+    "metric",
+    "event",
+    "ticket",
+    "subscription",
+    "notification",
+    "profile",
+    "address",
+    "cart",
+    "refund",
+    "ledger",
+    "batch",
+    "job",
+    "webhook",
+    "tenant",
+    "quota",
+    "catalog",
+    "warehouse",
+    "coupon",
+    "review",
+    "message",
+    "attachment",
+]
+VERBS = [
+    "load",
+    "fetch",
+    "create",
+    "update",
+    "delete",
+    "sync",
+    "validate",
+    "render",
+    "parse",
+    "compute",
+    "archive",
+    "publish",
+    "resolve",
+    "refresh",
+    "export",
+    "merge",
+    "schedule",
+    "notify",
+    "reconcile",
+    "ingest",
+]
+ADJ = [
+    "pending",
+    "active",
+    "stale",
+    "primary",
+    "default",
+    "remote",
+    "local",
+    "cached",
+    "daily",
+    "retry",
+]
+SERVICES = [
+    "billing",
+    "inventory",
+    "notifications",
+    "accounts",
+    "search",
+    "gateway",
+    "reporting",
+    "scheduler",
+]
 
 SENTENCES = [
     "The {noun} service keeps its state in PostgreSQL and publishes changes to the event bus.",
@@ -950,26 +1358,35 @@ class Benign:
             ]
         if choice == 3:
             return [
-                f"def build_auth_header(token: str) -> dict[str, str]:",
+                "def build_auth_header(token: str) -> dict[str, str]:",
                 '    """Return the headers for an authenticated request."""',
                 '    return {"Authorization": f"Bearer {token}", "Accept": "application/json"}',
                 "",
                 "",
                 f"def {v}_{n}s(items: Iterable[dict[str, Any]]) -> list[str]:",
-                f"    token_count = 0",
+                "    token_count = 0",
                 "    result: list[str] = []",
                 "    for item in items:",
                 f'        if item.get("status") == "{r.choice(ADJ)}":',
                 f'            result.append(item["{n}_id"])',
-                "            token_count += len(item.get(\"tokens\", []))",
+                '            token_count += len(item.get("tokens", []))',
                 '    logger.info("processed %d tokens", token_count)',
                 "    return result",
             ]
+        tricky = [  # benign lines that mention credentials: bait for generic rules
+            f'SECRET_NAME = "{r.choice(SERVICES)}-credentials"  # name of the Kubernetes secret',
+            'PASSWORD_RESET_PATH = "/account/password/reset"',
+            f'TOKEN_URL = "https://auth.{r.choice(COMPANY)}.io/oauth2/token"',
+            'API_KEY_HEADER = "X-API-Key"',
+            f"TOKEN_REFRESH_MARGIN_SECONDS = {r.choice([30, 60, 120])}",
+            'PASSWORD_HASHER = "argon2"',
+            f'CREDENTIALS_FILE = "/etc/{r.choice(SERVICES)}/credentials.json"',
+        ]
         return [
             f"{upper_snake([r.choice(ADJ), 'timeout'])} = {r.choice([5, 15, 30, 60])}",
             f"MAX_{n.upper()}_RETRIES = {r.randint(2, 8)}",
             f'{upper_snake([n, "queue"])} = "{r.choice(SERVICES)}.{n}.{v}"',
-            f'SECRET_NAME = "{r.choice(SERVICES)}-credentials"  # name of the Kubernetes secret',
+            r.choice(tricky),
         ]
 
     def js_unit(self, ts: bool) -> list[str]:
@@ -989,20 +1406,29 @@ class Benign:
                 "}",
             ]
         if choice == 1:
-            lines = [f"export class {pascal([n, 'store'])} {{",
-                     f"  private items{t(f': Map<string, {pascal([n])}>')} = new Map();",
-                     "",
-                     f"  add(item{t(f': {pascal([n])}')}){t(': void')} {{",
-                     "    this.items.set(item.id, item);",
-                     "  }",
-                     "",
-                     f"  {camel([r.choice(ADJ)])}(){t(f': {pascal([n])}[]')} {{",
-                     f"    return [...this.items.values()].filter((x) => x.status === '{r.choice(ADJ)}');",
-                     "  }",
-                     "}"]
+            lines = [
+                f"export class {pascal([n, 'store'])} {{",
+                f"  private items{t(f': Map<string, {pascal([n])}>')} = new Map();",
+                "",
+                f"  add(item{t(f': {pascal([n])}')}){t(': void')} {{",
+                "    this.items.set(item.id, item);",
+                "  }",
+                "",
+                f"  {camel([r.choice(ADJ)])}(){t(f': {pascal([n])}[]')} {{",
+                f"    return [...this.items.values()].filter((x) => x.status === '{r.choice(ADJ)}');",
+                "  }",
+                "}",
+            ]
             if ts:
-                lines = [f"export interface {pascal([n])} {{", "  id: string;", "  status: string;",
-                         "  updatedAt?: Date;", "}", "", *lines]
+                lines = [
+                    f"export interface {pascal([n])} {{",
+                    "  id: string;",
+                    "  status: string;",
+                    "  updatedAt?: Date;",
+                    "}",
+                    "",
+                    *lines,
+                ]
             return lines
         if choice == 2:
             return [
@@ -1049,7 +1475,7 @@ class Benign:
             return [
                 f"public Optional<{pascal([n])}> {camel([v, n])}(String id) {{",
                 f'    log.debug("{v} {n} {{}}", id);',
-                f"    return repository.findById(id)",
+                "    return repository.findById(id)",
                 f'        .filter(x -> "{r.choice(ADJ)}".equals(x.getStatus()));',
                 "}",
             ]
@@ -1063,7 +1489,7 @@ class Benign:
         return [
             f"function {snake([v, n])}(PDO $db, string $id): ?array",
             "{",
-            f'    $stmt = $db->prepare("SELECT * FROM {n}s WHERE id = :id AND status = \'{r.choice(ADJ)}\'");',
+            f"    $stmt = $db->prepare(\"SELECT * FROM {n}s WHERE id = :id AND status = '{r.choice(ADJ)}'\");",
             "    $stmt->execute(['id' => $id]);",
             "    $row = $stmt->fetch(PDO::FETCH_ASSOC);",
             "    return $row === false ? null : $row;",
@@ -1088,7 +1514,7 @@ class Benign:
             f"public async Task<{pascal([n])}?> {pascal([v, n])}Async(string id, CancellationToken ct)",
             "{",
             f'    _logger.LogDebug("{v} {n} {{Id}}", id);',
-            f"    return await _db.{pascal([n])}s.FirstOrDefaultAsync(x => x.Id == id && x.Status == \"{r.choice(ADJ)}\", ct);",
+            f'    return await _db.{pascal([n])}s.FirstOrDefaultAsync(x => x.Id == id && x.Status == "{r.choice(ADJ)}", ct);',
             "}",
         ]
 
@@ -1125,14 +1551,30 @@ class Benign:
         return r.choice(options)
 
     def section_name(self) -> str:
-        return self.rng.choice(["server", "database", "cache", "logging", "auth", "queue", "metrics",
-                                "storage", "mail", "features", "http", "worker"])
+        return self.rng.choice(
+            [
+                "server",
+                "database",
+                "cache",
+                "logging",
+                "auth",
+                "queue",
+                "metrics",
+                "storage",
+                "mail",
+                "features",
+                "http",
+                "worker",
+            ]
+        )
 
 
 # --------------------------------------------------------------------------- file renderers
 
 
-def spread(rng: random.Random, units: list[list[Line]], marks: list[list[Line]], sep: int = 1) -> list[Line]:
+def spread(
+    rng: random.Random, units: list[list[Line]], marks: list[list[Line]], sep: int = 1
+) -> list[Line]:
     """Interleave benign units and mark snippets (in random order), separated by blank lines."""
     chunks = units + marks
     order = list(range(len(chunks)))
@@ -1152,22 +1594,39 @@ def render_file(rng: random.Random, fmt: str, path: str, marks: list[Mark]) -> l
 
 
 def r_py(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    head = [f'"""{b.sentence()}"""', "", "from __future__ import annotations", "",
-            "import getpass", "import logging", "import os", "from collections.abc import Iterable",
-            "from dataclasses import dataclass, field", "from datetime import datetime",
-            "from typing import Any", "", "logger = logging.getLogger(__name__)",
-            f'BASE_URL = "https://api.{rng.choice(COMPANY)}.io/v{rng.randint(1, 3)}"']
+    head = [
+        f'"""{b.sentence()}"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import getpass",
+        "import logging",
+        "import os",
+        "from collections.abc import Iterable",
+        "from dataclasses import dataclass, field",
+        "from datetime import datetime",
+        "from typing import Any",
+        "",
+        "logger = logging.getLogger(__name__)",
+        f'BASE_URL = "https://api.{rng.choice(COMPANY)}.io/v{rng.randint(1, 3)}"',
+    ]
     units = [plain(b.py_unit()) for _ in range(rng.randint(3, 9))]
     body = spread(rng, units, [render_mark(rng, "py", m) for m in marks], sep=2)
     return plain(head) + plain(["", ""]) + body
 
 
-def r_js(rng: random.Random, b: Benign, path: str, marks: list[Mark], ts: bool = False) -> list[Line]:
+def r_js(
+    rng: random.Random, b: Benign, path: str, marks: list[Mark], ts: bool = False
+) -> list[Line]:
     fmt = "ts" if ts else "js"
-    head = ["import { getToken } from './auth';", "import { logger } from './logger';", "",
-            f"const API_BASE = process.env.API_BASE || 'https://api.{rng.choice(COMPANY)}.io';"]
+    head = [
+        "import { getToken } from './auth';",
+        "import { logger } from './logger';",
+        "",
+        f"const API_BASE = process.env.API_BASE || 'https://api.{rng.choice(COMPANY)}.io';",
+    ]
     units = [plain(b.js_unit(ts)) for _ in range(rng.randint(3, 8))]
-    return plain(head + [""]) + spread(rng, units, [render_mark(rng, fmt, m) for m in marks])
+    return plain([*head, ""]) + spread(rng, units, [render_mark(rng, fmt, m) for m in marks])
 
 
 def r_ts(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
@@ -1176,21 +1635,47 @@ def r_ts(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Li
 
 def r_go(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     pkg = Path(path).parent.name.replace("-", "")
-    head = [f"// Package {pkg} {b.sentence()[0].lower()}{b.sentence()[1:]}", f"package {pkg}", "",
-            "import (", '\t"context"', '\t"fmt"', '\t"os"', '\t"time"', ")", "",
-            "type Service struct {", "\tdb *sql.DB", "}", "", "type Config struct {",
-            "\tToken   string", "\tTimeout time.Duration", "}"]
+    doc = b.sentence()
+    head = [
+        f"// Package {pkg}: {doc[0].lower()}{doc[1:]}",
+        f"package {pkg}",
+        "",
+        "import (",
+        '\t"context"',
+        '\t"fmt"',
+        '\t"os"',
+        '\t"time"',
+        ")",
+        "",
+        "type Service struct {",
+        "\tdb *sql.DB",
+        "}",
+        "",
+        "type Config struct {",
+        "\tToken   string",
+        "\tTimeout time.Duration",
+        "}",
+    ]
     units = [plain(b.go_unit()) for _ in range(rng.randint(3, 7))]
-    return plain(head + [""]) + spread(rng, units, [render_mark(rng, "go", m) for m in marks])
+    return plain([*head, ""]) + spread(rng, units, [render_mark(rng, "go", m) for m in marks])
 
 
 def r_java(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     cls = Path(path).stem
     parts = Path(path).parts
     pkg = ".".join(parts[parts.index("java") + 1 : -1]) if "java" in parts else "com.acme"
-    head = [f"package {pkg};", "", "import java.util.Optional;", "import org.slf4j.Logger;",
-            "import org.slf4j.LoggerFactory;", "", f"/** {b.sentence()} */", f"public class {cls} {{",
-            f"    private static final Logger log = LoggerFactory.getLogger({cls}.class);", ""]
+    head = [
+        f"package {pkg};",
+        "",
+        "import java.util.Optional;",
+        "import org.slf4j.Logger;",
+        "import org.slf4j.LoggerFactory;",
+        "",
+        f"/** {b.sentence()} */",
+        f"public class {cls} {{",
+        f"    private static final Logger log = LoggerFactory.getLogger({cls}.class);",
+        "",
+    ]
     units = [plain(b.java_unit()) for _ in range(rng.randint(3, 7))]
     body = spread(rng, units, [render_mark(rng, "java", m) for m in marks])
     return plain(head) + indent(body, "    ") + plain(["}"])
@@ -1203,36 +1688,66 @@ def r_php(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[L
 
 
 def r_rb(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    head = ["# frozen_string_literal: true", "", f"# {b.sentence()}", "require 'json'", "require 'logger'", ""]
+    head = [
+        "# frozen_string_literal: true",
+        "",
+        f"# {b.sentence()}",
+        "require 'json'",
+        "require 'logger'",
+        "",
+    ]
     units = [plain(b.rb_unit()) for _ in range(rng.randint(2, 6))]
     mark_lines = []
     for m in marks:
         lines = render_mark(rng, "rb", m)
         if any(t.startswith("config.") for t, _ in lines):
-            lines = [("Rails.application.configure do |config|", None), *indent(lines, "  "), ("end", None)]
+            lines = [
+                ("Rails.application.configure do |config|", None),
+                *indent(lines, "  "),
+                ("end", None),
+            ]
         mark_lines.append(lines)
     return plain(head) + spread(rng, units, mark_lines)
 
 
 def r_cs(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     cls = Path(path).stem
-    head = ["using System;", "using System.Threading;", "using System.Threading.Tasks;",
-            "using Microsoft.Extensions.Logging;", "", f"namespace Acme.{pascal([rng.choice(SERVICES)])};", "",
-            f"/// <summary>{b.sentence()}</summary>", f"public class {cls}", "{"]
+    head = [
+        "using System;",
+        "using System.Threading;",
+        "using System.Threading.Tasks;",
+        "using Microsoft.Extensions.Logging;",
+        "",
+        f"namespace Acme.{pascal([rng.choice(SERVICES)])};",
+        "",
+        f"/// <summary>{b.sentence()}</summary>",
+        f"public class {cls}",
+        "{",
+    ]
     units = [plain(b.cs_unit()) for _ in range(rng.randint(2, 6))]
     body = spread(rng, units, [render_mark(rng, "cs", m) for m in marks])
     return plain(head) + indent(body, "    ") + plain(["}"])
 
 
 def r_sh(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    head = ["#!/usr/bin/env bash", f"# {b.sentence()}", "set -euo pipefail", "",
-            'log() { printf "%s %s\\n" "$(date -u +%FT%TZ)" "$*" >&2; }', ""]
+    head = [
+        "#!/usr/bin/env bash",
+        f"# {b.sentence()}",
+        "set -euo pipefail",
+        "",
+        'log() { printf "%s %s\\n" "$(date -u +%FT%TZ)" "$*" >&2; }',
+        "",
+    ]
     units = [plain(b.sh_unit()) for _ in range(rng.randint(2, 5))]
-    tail = ["", 'main() {', f'  {snake([b.verb(), b.noun(), "s"])} "$@"', "}", "", 'main "$@"']
-    return plain(head) + spread(rng, units, [render_mark(rng, "sh", m) for m in marks]) + plain(tail)
+    tail = ["", "main() {", f'  {snake([b.verb(), b.noun(), "s"])} "$@"', "}", "", 'main "$@"']
+    return (
+        plain(head) + spread(rng, units, [render_mark(rng, "sh", m) for m in marks]) + plain(tail)
+    )
 
 
-def sections(rng: random.Random, b: Benign, marks: list[Mark], fmt: str) -> list[tuple[str, list[list[Line]]]]:
+def sections(
+    rng: random.Random, b: Benign, marks: list[Mark], fmt: str
+) -> list[tuple[str, list[list[Line]]]]:
     """Benign config sections with the marks' snippets dropped into random sections."""
     names: list[str] = []
     while len(names) < rng.randint(3, 6):
@@ -1293,7 +1808,11 @@ def r_yaml(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[
 
 def env_entry_ok(m: Mark) -> bool:
     """Whether the mark can be written as an environment variable (a one-line literal)."""
-    return m.kind.raw is None and isinstance(m.value, str) and all(env_entry_ok(c) for c in m.companions)
+    return (
+        m.kind.raw is None
+        and isinstance(m.value, str)
+        and all(env_entry_ok(c) for c in m.companions)
+    )
 
 
 def yaml_env_entry(m: Mark, style: str) -> list[Line]:
@@ -1313,7 +1832,9 @@ def yaml_top_level(rng: random.Random, marks: list[Mark]) -> list[Line]:
     """Marks that are no environment variable go to an extension section at the end."""
     out: list[Line] = []
     for m in marks:
-        out += plain(["", f"x-{rng.choice(['notes', 'defaults', 'extra'])}:"]) + indent(render_mark(rng, "yaml", m), "  ")
+        out += plain(["", f"x-{rng.choice(['notes', 'defaults', 'extra'])}:"]) + indent(
+            render_mark(rng, "yaml", m), "  "
+        )
     return out
 
 
@@ -1325,10 +1846,20 @@ def r_compose(rng: random.Random, b: Benign, marks: list[Mark]) -> list[Line]:
         if env_entry_ok(m):
             env_for[rng.choice(svcs)].append(yaml_env_entry(m, "compose"))
     for s in svcs:
-        out.extend(plain([f"  {s}:", f"    image: registry.{rng.choice(COMPANY)}.io/{s}:{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
-                          "    restart: unless-stopped", "    ports:", f'      - "{rng.randint(3000, 9000)}:8080"',
-                          "    environment:", f"      LOG_LEVEL: {rng.choice(['info', 'debug'])}",
-                          f"      {upper_snake([b.noun(), 'queue'])}: {s}-events"]))
+        out.extend(
+            plain(
+                [
+                    f"  {s}:",
+                    f"    image: registry.{rng.choice(COMPANY)}.io/{s}:{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
+                    "    restart: unless-stopped",
+                    "    ports:",
+                    f'      - "{rng.randint(3000, 9000)}:8080"',
+                    "    environment:",
+                    f"      LOG_LEVEL: {rng.choice(['info', 'debug'])}",
+                    f"      {upper_snake([b.noun(), 'queue'])}: {s}-events",
+                ]
+            )
+        )
         for e in env_for[s]:
             out.extend(indent(e, "      "))
     return out + yaml_top_level(rng, [m for m in marks if not env_entry_ok(m)])
@@ -1336,18 +1867,49 @@ def r_compose(rng: random.Random, b: Benign, marks: list[Mark]) -> list[Line]:
 
 def r_k8s(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     app = rng.choice(SERVICES)
-    out = plain(["apiVersion: apps/v1", "kind: Deployment", "metadata:", f"  name: {app}",
-                 f"  labels:", f"    app: {app}", "spec:", f"  replicas: {rng.randint(1, 6)}",
-                 "  selector:", "    matchLabels:", f"      app: {app}", "  template:", "    metadata:",
-                 "      labels:", f"        app: {app}", "    spec:", "      containers:",
-                 f"        - name: {app}", f"          image: registry.{rng.choice(COMPANY)}.io/{app}:{rng.randint(1, 9)}.{rng.randint(0, 30)}",
-                 "          env:", "            - name: LOG_LEVEL", "              value: info",
-                 "            - name: DB_PASSWORD", "              valueFrom:", "                secretKeyRef:",
-                 f"                  name: {app}-db", "                  key: password"])
+    out = plain(
+        [
+            "apiVersion: apps/v1",
+            "kind: Deployment",
+            "metadata:",
+            f"  name: {app}",
+            "  labels:",
+            f"    app: {app}",
+            "spec:",
+            f"  replicas: {rng.randint(1, 6)}",
+            "  selector:",
+            "    matchLabels:",
+            f"      app: {app}",
+            "  template:",
+            "    metadata:",
+            "      labels:",
+            f"        app: {app}",
+            "    spec:",
+            "      containers:",
+            f"        - name: {app}",
+            f"          image: registry.{rng.choice(COMPANY)}.io/{app}:{rng.randint(1, 9)}.{rng.randint(0, 30)}",
+            "          env:",
+            "            - name: LOG_LEVEL",
+            "              value: info",
+            "            - name: DB_PASSWORD",
+            "              valueFrom:",
+            "                secretKeyRef:",
+            f"                  name: {app}-db",
+            "                  key: password",
+        ]
+    )
     for m in marks:
         if env_entry_ok(m):
             out.extend(indent(yaml_env_entry(m, "k8s"), "            "))
-    out.extend(plain(["          resources:", "            limits:", f"              memory: {rng.choice([256, 512, 1024])}Mi"]))
+    out.extend(
+        plain(
+            [
+                "          resources:",
+                "            limits:",
+                f"              memory: {rng.choice([256, 512, 1024])}Mi",
+            ]
+        )
+    )
     return out + yaml_top_level(rng, [m for m in marks if not env_entry_ok(m)])
 
 
@@ -1368,7 +1930,9 @@ def r_json(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[
 
 
 def r_xml(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    out: list[Line] = plain(['<?xml version="1.0" encoding="utf-8"?>', f"<!-- {b.sentence()} -->", "<configuration>"])
+    out: list[Line] = plain(
+        ['<?xml version="1.0" encoding="utf-8"?>', f"<!-- {b.sentence()} -->", "<configuration>"]
+    )
     for name, entries in sections(rng, b, marks, "xml"):
         out.append((f"  <{name}>", None))
         for e in entries:
@@ -1388,8 +1952,13 @@ def r_ini(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[L
 
 
 def r_toml(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    out: list[Line] = plain([f"# {b.sentence()}", f'name = "{rng.choice(SERVICES)}"',
-                             f'version = "{rng.randint(0, 3)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"'])
+    out: list[Line] = plain(
+        [
+            f"# {b.sentence()}",
+            f'name = "{rng.choice(SERVICES)}"',
+            f'version = "{rng.randint(0, 3)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"',
+        ]
+    )
     for name, entries in sections(rng, b, marks, "toml"):
         out.extend(plain(["", f"[{name}]"]))
         for e in entries:
@@ -1397,7 +1966,9 @@ def r_toml(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[
     return out
 
 
-def r_flat(fmt: str, comment: str) -> Callable[[random.Random, Benign, str, list[Mark]], list[Line]]:
+def r_flat(
+    fmt: str, comment: str
+) -> Callable[[random.Random, Benign, str, list[Mark]], list[Line]]:
     def render(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
         units: list[list[Line]] = []
         for _ in range(rng.randint(2, 5)):
@@ -1425,55 +1996,141 @@ def r_docker(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> lis
             base = lines
         else:
             rest.append(lines)
-    head = base or plain([f"FROM {rng.choice(['python:3.11-slim', 'node:20-alpine', 'golang:1.22-bookworm'])}"])
+    head = base or plain(
+        [f"FROM {rng.choice(['python:3.11-slim', 'node:20-alpine', 'golang:1.22-bookworm'])}"]
+    )
     units = [
-        plain(["WORKDIR /app", "COPY requirements.txt ./", "RUN pip install --no-cache-dir -r requirements.txt"]),
+        plain(
+            [
+                "WORKDIR /app",
+                "COPY requirements.txt ./",
+                "RUN pip install --no-cache-dir -r requirements.txt",
+            ]
+        ),
         plain([f"ENV PORT={rng.choice([8000, 8080, 9000])}", "ENV PYTHONUNBUFFERED=1"]),
-        plain(["COPY . .", f"RUN useradd --create-home {svc} && chown -R {svc} /app", f"USER {svc}"]),
+        plain(
+            ["COPY . .", f"RUN useradd --create-home {svc} && chown -R {svc} /app", f"USER {svc}"]
+        ),
     ]
     tail = plain(["", f"EXPOSE {rng.choice([8000, 8080])}", f'CMD ["python", "-m", "{svc}"]'])
-    return head + plain([f"LABEL org.opencontainers.image.source=\"https://git.{rng.choice(COMPANY)}.io/{svc}\"", ""]) \
-        + spread(rng, units, rest) + tail
+    return (
+        head
+        + plain(
+            [
+                f'LABEL org.opencontainers.image.source="https://git.{rng.choice(COMPANY)}.io/{svc}"',
+                "",
+            ]
+        )
+        + spread(rng, units, rest)
+        + tail
+    )
 
 
 def r_tf(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     units: list[list[Line]] = [
-        plain(["terraform {", '  required_version = ">= 1.5"', "  required_providers {",
-               '    aws = { source = "hashicorp/aws", version = "~> 5.0" }', "  }", "}"]),
+        plain(
+            [
+                "terraform {",
+                '  required_version = ">= 1.5"',
+                "  required_providers {",
+                '    aws = { source = "hashicorp/aws", version = "~> 5.0" }',
+                "  }",
+                "}",
+            ]
+        ),
         plain(['provider "aws" {', f'  region = "{rng.choice(REGIONS)}"', "}"]),
     ]
     for _ in range(rng.randint(1, 3)):
         n = b.noun()
-        units.append(plain([f'resource "aws_sqs_queue" "{n}" {{', f'  name                      = "{rng.choice(SERVICES)}-{n}"',
-                            f"  message_retention_seconds = {rng.choice([86400, 345600])}", "  tags = {",
-                            f'    Team = "{rng.choice(SERVICES)}"', "  }", "}"]))
+        units.append(
+            plain(
+                [
+                    f'resource "aws_sqs_queue" "{n}" {{',
+                    f'  name                      = "{rng.choice(SERVICES)}-{n}"',
+                    f"  message_retention_seconds = {rng.choice([86400, 345600])}",
+                    "  tags = {",
+                    f'    Team = "{rng.choice(SERVICES)}"',
+                    "  }",
+                    "}",
+                ]
+            )
+        )
     mark_units: list[list[Line]] = []
     for m in marks:
         inner = render_mark(rng, "tf", m)
         if rng.random() < 0.5:
-            mark_units.append([(f'variable "{snake(m.words)}" {{', None), ('  type    = string', None),
-                               *indent([(t.replace(f"{snake(m.words)} =", "default =", 1), mm) for t, mm in inner], "  "),
-                               ("}", None)])
+            mark_units.append(
+                [
+                    (f'variable "{snake(m.words)}" {{', None),
+                    ("  type    = string", None),
+                    *indent(
+                        [(t.replace(f"{snake(m.words)} =", "default =", 1), mm) for t, mm in inner],
+                        "  ",
+                    ),
+                    ("}", None),
+                ]
+            )
         else:
-            mark_units.append([(f'resource "kubernetes_secret" "{snake(m.words)}" {{', None),
-                               ("  metadata {", None), (f'    name = "{rng.choice(SERVICES)}"', None), ("  }", None),
-                               ("  data = {", None), *indent(inner, "    "), ("  }", None), ("}", None)])
+            mark_units.append(
+                [
+                    (f'resource "kubernetes_secret" "{snake(m.words)}" {{', None),
+                    ("  metadata {", None),
+                    (f'    name = "{rng.choice(SERVICES)}"', None),
+                    ("  }", None),
+                    ("  data = {", None),
+                    *indent(inner, "    "),
+                    ("  }", None),
+                    ("}", None),
+                ]
+            )
     return spread(rng, units, mark_units)
 
 
 def r_md(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    title = pascal([rng.choice(SERVICES)]) + " " + rng.choice(["service", "runbook", "setup", "deployment notes"])
+    title = (
+        pascal([rng.choice(SERVICES)])
+        + " "
+        + rng.choice(["service", "runbook", "setup", "deployment notes"])
+    )
     units: list[list[Line]] = []
     for _ in range(rng.randint(2, 5)):
-        units.append(plain([f"## {b.verb().capitalize()} {b.noun()}s", "", b.sentence() + " " + b.sentence(), "",
-                            "```bash", f"make {b.verb()}-{b.noun()}", f"kubectl -n {rng.choice(SERVICES)} get pods", "```"]))
-    units.append(plain(["## Configuration", "", "| Variable | Default | Description |", "| --- | --- | --- |",
-                        f"| `LOG_LEVEL` | `info` | {b.sentence()} |", f"| `{upper_snake([b.noun(), 'queue'])}` | - | Queue name |"]))
+        units.append(
+            plain(
+                [
+                    f"## {b.verb().capitalize()} {b.noun()}s",
+                    "",
+                    b.sentence() + " " + b.sentence(),
+                    "",
+                    "```bash",
+                    f"make {b.verb()}-{b.noun()}",
+                    f"kubectl -n {rng.choice(SERVICES)} get pods",
+                    "```",
+                ]
+            )
+        )
+    units.append(
+        plain(
+            [
+                "## Configuration",
+                "",
+                "| Variable | Default | Description |",
+                "| --- | --- | --- |",
+                f"| `LOG_LEVEL` | `info` | {b.sentence()} |",
+                f"| `{upper_snake([b.noun(), 'queue'])}` | - | Queue name |",
+            ]
+        )
+    )
     mark_units = []
     for m in marks:
         lines = render_mark(rng, "md", m)
-        intro = rng.choice(["For local testing use:", "Example configuration:", "The staging credentials are:",
-                            "Then configure the client:"])
+        intro = rng.choice(
+            [
+                "For local testing use:",
+                "Example configuration:",
+                "The staging credentials are:",
+                "Then configure the client:",
+            ]
+        )
         mark_units.append(plain([intro, ""]) + lines)
     return plain([f"# {title}", "", b.sentence()]) + plain([""]) + spread(rng, units, mark_units)
 
@@ -1502,13 +2159,20 @@ def r_netrc(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list
         if rng.random() < 0.5:
             out.append((f"machine {h} login {user(rng)} password {m.value}", m))
         else:
-            out.extend([(f"machine {h}", None), (f"  login {user(rng)}", None), (f"  password {m.value}", m)])
+            out.extend(
+                [
+                    (f"machine {h}", None),
+                    (f"  login {user(rng)}", None),
+                    (f"  password {m.value}", m),
+                ]
+            )
     return out
 
 
 def r_pgpass(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     return [("# hostname:port:database:username:password", None)] + [
-        (f"{host(rng, 'pg')}:5432:{rng.choice(DBNAMES)}:{user(rng)}:{m.value}", m) for m in marks]
+        (f"{host(rng, 'pg')}:5432:{rng.choice(DBNAMES)}:{user(rng)}:{m.value}", m) for m in marks
+    ]
 
 
 def r_git_credentials(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
@@ -1516,7 +2180,9 @@ def r_git_credentials(rng: random.Random, b: Benign, path: str, marks: list[Mark
     for m in marks:
         assert isinstance(m.value, str)
         value = m.value if m.kind.name != "git-credentials" else quote(m.value, safe="")
-        domain = rng.choice(["github.com", f"git.{rng.choice(COMPANY)}.io", "gitlab.com", "bitbucket.org"])
+        domain = rng.choice(
+            ["github.com", f"git.{rng.choice(COMPANY)}.io", "gitlab.com", "bitbucket.org"]
+        )
         out.append((f"https://{user(rng)}:{value}@{domain}", m))
     return out
 
@@ -1526,36 +2192,81 @@ def r_htpasswd(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> l
 
 
 def r_shadow(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
-    system = ["daemon:*:19576:0:99999:7:::", "bin:*:19576:0:99999:7:::", "sys:*:19576:0:99999:7:::",
-              "www-data:*:19576:0:99999:7:::", "nobody:*:19576:0:99999:7:::", "postgres:!:19601::::::"]
-    out: list[Line] = [(f"root:{marks[0].value}:19601:0:99999:7:::", marks[0])] + plain(system)
-    out += [(f"{user(rng)}:{m.value}:{rng.randint(19000, 20000)}:0:99999:7:::", m) for m in marks[1:]]
+    system = [
+        "daemon:*:19576:0:99999:7:::",
+        "bin:*:19576:0:99999:7:::",
+        "sys:*:19576:0:99999:7:::",
+        "www-data:*:19576:0:99999:7:::",
+        "nobody:*:19576:0:99999:7:::",
+        "postgres:!:19601::::::",
+    ]
+    out: list[Line] = [(f"root:{marks[0].value}:19601:0:99999:7:::", marks[0]), *plain(system)]
+    out += [
+        (f"{user(rng)}:{m.value}:{rng.randint(19000, 20000)}:0:99999:7:::", m) for m in marks[1:]
+    ]
     return out
 
 
 def r_docker_config(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     out: list[Line] = plain(["{", '  "auths": {'])
     for i, m in enumerate(marks):
-        reg = rng.choice(["https://index.docker.io/v1/", f"registry.{rng.choice(COMPANY)}.io", "ghcr.io", "quay.io"])
-        out += [(f"    {dq(reg)}: {{", None), (f'      "auth": {dq(str(m.value))}', m),
-                ("    }" + ("," if i < len(marks) - 1 else ""), None)]
-    out += plain(["  },", '  "HttpHeaders": {', '    "User-Agent": "Docker-Client/24.0.7 (linux)"', "  }", "}"])
+        reg = rng.choice(
+            [
+                "https://index.docker.io/v1/",
+                f"registry.{rng.choice(COMPANY)}.io",
+                "ghcr.io",
+                "quay.io",
+            ]
+        )
+        out += [
+            (f"    {dq(reg)}: {{", None),
+            (f'      "auth": {dq(str(m.value))}', m),
+            ("    }" + ("," if i < len(marks) - 1 else ""), None),
+        ]
+    out += plain(
+        [
+            "  },",
+            '  "HttpHeaders": {',
+            '    "User-Agent": "Docker-Client/24.0.7 (linux)"',
+            "  }",
+            "}",
+        ]
+    )
     return out
 
 
 def r_kubeconfig(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
     cluster = f"{rng.choice(ENVS)}-{rng.choice(REGIONS)}"
-    out: list[Line] = plain(["apiVersion: v1", "kind: Config", "clusters:", "- cluster:",
-                             f"    certificate-authority-data: {b64(joined(mk_certificate_pem(rng)).encode())}",
-                             f"    server: https://k8s.{rng.choice(COMPANY)}.io:6443", f"  name: {cluster}",
-                             "contexts:", "- context:", f"    cluster: {cluster}", f"    user: {cluster}-admin",
-                             f"  name: {cluster}", f"current-context: {cluster}", "users:", f"- name: {cluster}-admin",
-                             "  user:"])
+    out: list[Line] = plain(
+        [
+            "apiVersion: v1",
+            "kind: Config",
+            "clusters:",
+            "- cluster:",
+            f"    certificate-authority-data: {b64(joined(mk_certificate_pem(rng)).encode())}",
+            f"    server: https://k8s.{rng.choice(COMPANY)}.io:6443",
+            f"  name: {cluster}",
+            "contexts:",
+            "- context:",
+            f"    cluster: {cluster}",
+            f"    user: {cluster}-admin",
+            f"  name: {cluster}",
+            f"current-context: {cluster}",
+            "users:",
+            f"- name: {cluster}-admin",
+            "  user:",
+        ]
+    )
     for m in marks:
         if m.kind.name == "jwt":
             out.append((f"    token: {m.value}", m))
         else:
-            out.append((f"    client-certificate-data: {b64(joined(mk_certificate_pem(rng)).encode())}", None))
+            out.append(
+                (
+                    f"    client-certificate-data: {b64(joined(mk_certificate_pem(rng)).encode())}",
+                    None,
+                )
+            )
             out.append((f"    client-key-data: {m.value}", m))
     return out
 
@@ -1591,18 +2302,54 @@ def r_aws_credentials(rng: random.Random, b: Benign, path: str, marks: list[Mark
 Renderer = Callable[[random.Random, Benign, str, list[Mark]], list[Line]]
 
 RENDERERS: dict[str, Renderer] = {
-    "py": r_py, "js": r_js, "ts": r_ts, "go": r_go, "java": r_java, "php": r_php, "rb": r_rb,
-    "cs": r_cs, "sh": r_sh, "yaml": r_yaml, "json": r_json, "xml": r_xml, "ini": r_ini,
-    "toml": r_toml, "env": r_flat("env", "#"), "props": r_flat("props", "#"), "docker": r_docker,
-    "tf": r_tf, "md": r_md, "pem": r_pem, "authorized_keys": r_authorized_keys, "netrc": r_netrc,
-    "pgpass": r_pgpass, "git_credentials": r_git_credentials, "htpasswd": r_htpasswd,
-    "shadow": r_shadow, "docker_config": r_docker_config, "kubeconfig": r_kubeconfig,
-    "npmrc": r_npmrc, "pypirc": r_pypirc, "aws_credentials": r_aws_credentials,
+    "py": r_py,
+    "js": r_js,
+    "ts": r_ts,
+    "go": r_go,
+    "java": r_java,
+    "php": r_php,
+    "rb": r_rb,
+    "cs": r_cs,
+    "sh": r_sh,
+    "yaml": r_yaml,
+    "json": r_json,
+    "xml": r_xml,
+    "ini": r_ini,
+    "toml": r_toml,
+    "env": r_flat("env", "#"),
+    "props": r_flat("props", "#"),
+    "docker": r_docker,
+    "tf": r_tf,
+    "md": r_md,
+    "pem": r_pem,
+    "authorized_keys": r_authorized_keys,
+    "netrc": r_netrc,
+    "pgpass": r_pgpass,
+    "git_credentials": r_git_credentials,
+    "htpasswd": r_htpasswd,
+    "shadow": r_shadow,
+    "docker_config": r_docker_config,
+    "kubeconfig": r_kubeconfig,
+    "npmrc": r_npmrc,
+    "pypirc": r_pypirc,
+    "aws_credentials": r_aws_credentials,
 }
 
 # Formats whose files hold only credentials: no benign-only copies are generated.
-DEDICATED = ("pem", "authorized_keys", "netrc", "pgpass", "git_credentials", "htpasswd", "shadow",
-             "docker_config", "kubeconfig", "npmrc", "pypirc", "aws_credentials")
+DEDICATED = (
+    "pem",
+    "authorized_keys",
+    "netrc",
+    "pgpass",
+    "git_credentials",
+    "htpasswd",
+    "shadow",
+    "docker_config",
+    "kubeconfig",
+    "npmrc",
+    "pypirc",
+    "aws_credentials",
+)
 
 
 # --------------------------------------------------------------------------- the tree
@@ -1617,8 +2364,25 @@ def make_paths(rng: random.Random) -> dict[str, list[str]]:
             paths[fmt].append(path)
 
     def modname() -> str:
-        return f"{rng.choice(VERBS)}_{rng.choice(NOUNS)}" if rng.random() < 0.4 else rng.choice(
-            NOUNS + ["settings", "client", "models", "api", "db", "tasks", "utils", "config", "auth", "worker"])
+        return (
+            f"{rng.choice(VERBS)}_{rng.choice(NOUNS)}"
+            if rng.random() < 0.4
+            else rng.choice(
+                [
+                    *NOUNS,
+                    "settings",
+                    "client",
+                    "models",
+                    "api",
+                    "db",
+                    "tasks",
+                    "utils",
+                    "config",
+                    "auth",
+                    "worker",
+                ]
+            )
+        )
 
     py_svcs, js_svcs = SERVICES[:4], SERVICES[4:]
     for _ in range(46):
@@ -1628,49 +2392,96 @@ def make_paths(rng: random.Random) -> dict[str, list[str]]:
     for _ in range(6):
         add("py", f"scripts/{modname()}.py")
     for _ in range(14):
-        add("js", f"web/{rng.choice(js_svcs)}/src/{rng.choice(['lib', 'components', 'api', 'utils'])}/{camel(modname().split('_'))}.js")
+        add(
+            "js",
+            f"web/{rng.choice(js_svcs)}/src/{rng.choice(['lib', 'components', 'api', 'utils'])}/{camel(modname().split('_'))}.js",
+        )
     for _ in range(16):
-        add("ts", f"web/{rng.choice(js_svcs)}/src/{rng.choice(['lib', 'services', 'api', 'store'])}/{camel(modname().split('_'))}.ts")
+        add(
+            "ts",
+            f"web/{rng.choice(js_svcs)}/src/{rng.choice(['lib', 'services', 'api', 'store'])}/{camel(modname().split('_'))}.ts",
+        )
     for _ in range(16):
         add("go", f"go/{rng.choice(['internal', 'pkg', 'cmd'])}/{rng.choice(NOUNS)}/{modname()}.go")
     for _ in range(14):
         svc = rng.choice(SERVICES)
-        add("java", f"services/{svc}-java/src/main/java/com/acme/{svc}/{pascal(modname().split('_'))}.java")
+        add(
+            "java",
+            f"services/{svc}-java/src/main/java/com/acme/{svc}/{pascal(modname().split('_'))}.java",
+        )
     for _ in range(12):
-        add("php", f"legacy/portal/{rng.choice(['src', 'lib', 'config', 'public'])}/{modname()}.php")
+        add(
+            "php", f"legacy/portal/{rng.choice(['src', 'lib', 'config', 'public'])}/{modname()}.php"
+        )
     for _ in range(10):
         add("rb", f"tools/ruby/{rng.choice(['lib', 'config', 'app/models'])}/{modname()}.rb")
     for _ in range(10):
         add("cs", f"dotnet/{pascal([rng.choice(SERVICES)])}/{pascal(modname().split('_'))}.cs")
     for _ in range(16):
-        add("sh", f"{rng.choice(['scripts', 'ops', 'deploy/bin', 'ci'])}/{modname().replace('_', '-')}.sh")
+        add(
+            "sh",
+            f"{rng.choice(['scripts', 'ops', 'deploy/bin', 'ci'])}/{modname().replace('_', '-')}.sh",
+        )
     for _ in range(8):
-        add("yaml", f"deploy/k8s/{rng.choice(SERVICES)}-{rng.choice(['deployment', 'worker', 'cron'])}.yaml")
+        add(
+            "yaml",
+            f"deploy/k8s/{rng.choice(SERVICES)}-{rng.choice(['deployment', 'worker', 'cron'])}.yaml",
+        )
     for svc in rng.sample(SERVICES, 5):
         add("yaml", f"services/{svc}/docker-compose.yml")
     for _ in range(18):
-        add("yaml", f"{rng.choice(['config', 'deploy/helm', 'ansible/group_vars', 'services/' + rng.choice(SERVICES)])}/"
-                    f"{rng.choice(['values', 'settings', 'app', rng.choice(ENVS), rng.choice(NOUNS)])}.yaml")
+        add(
+            "yaml",
+            f"{rng.choice(['config', 'deploy/helm', 'ansible/group_vars', 'services/' + rng.choice(SERVICES)])}/"
+            f"{rng.choice(['values', 'settings', 'app', rng.choice(ENVS), rng.choice(NOUNS)])}.yaml",
+        )
     for _ in range(18):
-        add("json", f"{rng.choice(['config', 'dotnet/' + pascal([rng.choice(SERVICES)]), 'web/' + rng.choice(js_svcs)])}/"
-                    f"{rng.choice(['appsettings', 'settings', 'config', rng.choice(ENVS), rng.choice(NOUNS)])}.json")
+        add(
+            "json",
+            f"{rng.choice(['config', 'dotnet/' + pascal([rng.choice(SERVICES)]), 'web/' + rng.choice(js_svcs)])}/"
+            f"{rng.choice(['appsettings', 'settings', 'config', rng.choice(ENVS), rng.choice(NOUNS)])}.json",
+        )
     for _ in range(10):
-        add("xml", f"{rng.choice(['config', 'dotnet/' + pascal([rng.choice(SERVICES)])])}/{rng.choice(['web', 'app', 'services', rng.choice(ENVS)])}.config.xml")
+        add(
+            "xml",
+            f"{rng.choice(['config', 'dotnet/' + pascal([rng.choice(SERVICES)])])}/{rng.choice(['web', 'app', 'services', rng.choice(ENVS)])}.config.xml",
+        )
     for _ in range(8):
-        add("ini", f"{rng.choice(['config', 'tools', 'services/' + rng.choice(SERVICES)])}/{rng.choice(['app', 'setup', 'tox', rng.choice(ENVS)])}.ini")
+        add(
+            "ini",
+            f"{rng.choice(['config', 'tools', 'services/' + rng.choice(SERVICES)])}/{rng.choice(['app', 'setup', 'tox', rng.choice(ENVS)])}.ini",
+        )
     for _ in range(10):
-        add("toml", f"{rng.choice(['config', 'services/' + rng.choice(SERVICES), 'tools'])}/{rng.choice(['config', 'settings', rng.choice(ENVS)])}.toml")
+        add(
+            "toml",
+            f"{rng.choice(['config', 'services/' + rng.choice(SERVICES), 'tools'])}/{rng.choice(['config', 'settings', rng.choice(ENVS)])}.toml",
+        )
     for _ in range(8):
-        add("env", f"{rng.choice(['', 'services/' + rng.choice(SERVICES) + '/', 'web/' + rng.choice(js_svcs) + '/'])}.env{rng.choice(['', '.local', '.production', '.staging'])}")
+        add(
+            "env",
+            f"{rng.choice(['', 'services/' + rng.choice(SERVICES) + '/', 'web/' + rng.choice(js_svcs) + '/'])}.env{rng.choice(['', '.local', '.production', '.staging'])}",
+        )
     for _ in range(8):
         svc = rng.choice(SERVICES)
-        add("props", f"services/{svc}-java/src/main/resources/application{rng.choice(['', '-' + rng.choice(ENVS)])}.properties")
+        add(
+            "props",
+            f"services/{svc}-java/src/main/resources/application{rng.choice(['', '-' + rng.choice(ENVS)])}.properties",
+        )
     for _ in range(8):
-        add("docker", f"{rng.choice(['services/', 'docker/'])}{rng.choice(SERVICES)}/Dockerfile{rng.choice(['', '.dev', '.ci'])}")
+        add(
+            "docker",
+            f"{rng.choice(['services/', 'docker/'])}{rng.choice(SERVICES)}/Dockerfile{rng.choice(['', '.dev', '.ci'])}",
+        )
     for _ in range(12):
-        add("tf", f"infra/terraform/{rng.choice(['modules/' + rng.choice(NOUNS), rng.choice(ENVS)])}/{rng.choice(['main', 'variables', 'secrets', 'queues'])}.tf")
+        add(
+            "tf",
+            f"infra/terraform/{rng.choice(['modules/' + rng.choice(NOUNS), rng.choice(ENVS)])}/{rng.choice(['main', 'variables', 'secrets', 'queues'])}.tf",
+        )
     for _ in range(22):
-        add("md", f"{rng.choice(['docs', 'docs/runbooks', 'services/' + rng.choice(SERVICES)])}/{rng.choice(['README', 'SETUP', rng.choice(NOUNS) + '-notes', 'deploy', 'onboarding'])}.md")
+        add(
+            "md",
+            f"{rng.choice(['docs', 'docs/runbooks', 'services/' + rng.choice(SERVICES)])}/{rng.choice(['README', 'SETUP', rng.choice(NOUNS) + '-notes', 'deploy', 'onboarding'])}.md",
+        )
     homes = ["home/alice", "home/bob", "home/ci", "home/deploy"]
     for h in homes:
         add("netrc", f"{h}/.netrc")
@@ -1686,8 +2497,16 @@ def make_paths(rng: random.Random) -> dict[str, list[str]]:
         add("htpasswd", p)
     for p in ["etc/shadow", "docker/base/rootfs/etc/shadow", "ops/images/bastion/shadow"]:
         add("shadow", p)
-    for p in ["keys/deploy.pem", "home/alice/.ssh/id_ed25519", "deploy/certs/server.key", "keys/jwt-signing.key",
-              "home/bob/.ssh/id_rsa", "deploy/certs/ca.pem", "keys/public.pem", "docs/keys/service.pub.pem"]:
+    for p in [
+        "keys/deploy.pem",
+        "home/alice/.ssh/id_ed25519",
+        "deploy/certs/server.key",
+        "keys/jwt-signing.key",
+        "home/bob/.ssh/id_rsa",
+        "deploy/certs/ca.pem",
+        "keys/public.pem",
+        "docs/keys/service.pub.pem",
+    ]:
         add("pem", p)
     return paths
 
@@ -1737,7 +2556,9 @@ def generate(seed: int) -> Corpus:
 
     def new_mark(kind: Kind) -> Mark:
         counter[kind.role] += 1
-        return Mark(f"{kind.role[0]}{counter[kind.role]:04d}", kind, kind.make(rng), rng.choice(kind.names))
+        return Mark(
+            f"{kind.role[0]}{counter[kind.role]:04d}", kind, kind.make(rng), rng.choice(kind.names)
+        )
 
     for kind in SECRET_KINDS + DECOY_KINDS:
         used: list[str] = []
@@ -1767,7 +2588,12 @@ def generate(seed: int) -> Corpus:
                     raise AssertionError(f"mark {m.ident} ({m.kind.name}) lost in {slot.path}")
                 first, last = spans[m.ident][0], spans[m.ident][-1]
                 value = m.value if isinstance(m.value, str) else "\n".join(m.value)
-                entry: dict[str, object] = {"id": m.ident, "kind": m.kind.name, "format": fmt, "path": slot.path}
+                entry: dict[str, object] = {
+                    "id": m.ident,
+                    "kind": m.kind.name,
+                    "format": fmt,
+                    "path": slot.path,
+                }
                 if m.kind.role == "secret":
                     secrets.append({**entry, "line_start": first, "line_end": last, "value": value})
                 else:
@@ -1825,9 +2651,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpus = generate(args.seed)
     self_check(corpus)
     manifest = write(corpus, outdir, args.seed)
-    print(f"corpus: {len(corpus.files)} files, {len(corpus.secrets)} secrets "
-          f"({len({s['kind'] for s in corpus.secrets})} kinds), {len(corpus.decoys)} decoys "
-          f"({len({d['kind'] for d in corpus.decoys})} kinds) -> {outdir}; manifest {manifest}")
+    print(
+        f"corpus: {len(corpus.files)} files, {len(corpus.secrets)} secrets "
+        f"({len({s['kind'] for s in corpus.secrets})} kinds), {len(corpus.decoys)} decoys "
+        f"({len({d['kind'] for d in corpus.decoys})} kinds) -> {outdir}; manifest {manifest}"
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ BENCHMARKS.md at the repo root; per-tool details go to bench/work/<tree>-details
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
@@ -70,22 +71,15 @@ class Measurement:
         return max(self.maxrss_bytes, self.tree_rss_bytes)
 
 
-def _proc_table() -> dict[int, int]:
-    """pid -> ppid for every process visible in /proc."""
-    table: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        # The command name is parenthesised and may contain spaces: split after the last ')'.
-        fields = data[data.rfind(b")") + 2 :].split()
-        if len(fields) > 1:
-            table[int(entry.name)] = int(fields[1])
-    return table
+def _read_ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # The command name is parenthesised and may contain spaces: split after the last ')'.
+    fields = data[data.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
 
 
 def _rss_bytes(pid: int) -> int:
@@ -97,18 +91,30 @@ def _rss_bytes(pid: int) -> int:
 
 
 class TreeRssSampler(threading.Thread):
-    """Samples the summed RSS of a process and all its descendants until stopped."""
+    """Samples the summed RSS of a process and all its descendants until stopped.
+
+    Each process's parent is read once (cached while the pid lives), so a sample costs one
+    /proc listing plus one statm read per process in the tree.
+    """
 
     def __init__(self, root: int, interval: float) -> None:
         super().__init__(daemon=True)
         self.root = root
         self.interval = interval
         self.peak = 0
+        self._parent: dict[int, int] = {}
         self._stop_event = threading.Event()
 
     def descendants(self) -> list[int]:
+        live = {int(n) for n in os.listdir("/proc") if n.isdigit()}
+        for pid in [p for p in self._parent if p not in live]:
+            del self._parent[pid]
+        for pid in live - self._parent.keys():
+            ppid = _read_ppid(pid)
+            if ppid is not None:
+                self._parent[pid] = ppid
         children: dict[int, list[int]] = {}
-        for pid, ppid in _proc_table().items():
+        for pid, ppid in self._parent.items():
             children.setdefault(ppid, []).append(pid)
         out, todo = [], [self.root]
         while todo:
@@ -128,23 +134,35 @@ class TreeRssSampler(threading.Thread):
         return self.peak
 
 
-def measure(argv: Sequence[str], *, cwd: Path, stdout: Path, stderr: Path, env: dict[str, str],
-            timeout_s: float) -> Measurement:
+def measure(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    stdout: Path,
+    stderr: Path,
+    env: dict[str, str],
+    timeout_s: float,
+) -> Measurement:
     """Run argv to completion; wall time of the whole process, its peak RSS, its exit code."""
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+        )
         sampler = TreeRssSampler(proc.pid, SAMPLE_INTERVAL_S)
         sampler.start()
         timed_out = threading.Event()
 
         def kill() -> None:
             timed_out.set()
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         timer = threading.Timer(timeout_s, kill)
         timer.start()
@@ -191,25 +209,38 @@ def relpath(path: str, tree: Path, cwd: Path) -> str:
 
 def parse_leakmesh(out: Path, tree: Path, cwd: Path) -> list[Finding]:
     data = json.loads(out.read_text())
-    return [Finding(relpath(f["path"], tree, tree), int(f["line"]), str(f.get("rule_id", "")))
-            for f in data["findings"]]
+    return [
+        Finding(relpath(f["path"], tree, tree), int(f["line"]), str(f.get("rule_id", "")))
+        for f in data["findings"]
+    ]
 
 
 def parse_gitleaks(out: Path, tree: Path, cwd: Path) -> list[Finding]:
     data = json.loads(out.read_text() or "[]")
-    return [Finding(relpath(f["File"], tree, cwd), int(f["StartLine"]), str(f["RuleID"])) for f in data]
+    return [
+        Finding(relpath(f["File"], tree, cwd), int(f["StartLine"]), str(f["RuleID"])) for f in data
+    ]
 
 
 def parse_kingfisher(out: Path, tree: Path, cwd: Path) -> list[Finding]:
     data = json.loads(out.read_text())
-    return [Finding(relpath(f["finding"]["path"], tree, cwd), int(f["finding"]["line"]), str(f["rule"]["id"]))
-            for f in data.get("findings", [])]
+    return [
+        Finding(
+            relpath(f["finding"]["path"], tree, cwd),
+            int(f["finding"]["line"]),
+            str(f["rule"]["id"]),
+        )
+        for f in data.get("findings", [])
+    ]
 
 
 def parse_detect_secrets(out: Path, tree: Path, cwd: Path) -> list[Finding]:
     data = json.loads(out.read_text())
-    return [Finding(relpath(f["filename"], tree, tree), int(f["line_number"]), str(f["type"]))
-            for items in data["results"].values() for f in items]
+    return [
+        Finding(relpath(f["filename"], tree, tree), int(f["line_number"]), str(f["type"]))
+        for items in data["results"].values()
+        for f in items
+    ]
 
 
 def bundled_binary(package: str, name: str) -> str:
@@ -235,24 +266,71 @@ def make_tools() -> list[Tool]:
     kingfisher = bundled_binary("kingfisher", "kingfisher")
     detect_secrets = console_script("detect-secrets")
     return [
-        Tool("leakmesh",
-             lambda tree, out: [leakmesh, "scan", "fs", str(tree), "--format=json", f"--output={out}"],
-             parse_leakmesh, (0, 1), [leakmesh, "--version"]),
-        Tool("gitleaks",
-             lambda tree, out: [gitleaks, "dir", str(tree), "--report-format", "json", "--report-path", str(out),
-                                "--no-banner", "--exit-code", "0"],
-             parse_gitleaks, (0,), [gitleaks, "version"],
-             note="default config; skips its global allowlist paths (lock files, node_modules, vendor, images, ...)"),
-        Tool("kingfisher",
-             lambda tree, out: [kingfisher, "scan", str(tree), "--format", "json", "--output", str(out),
-                                "--no-validate", "--no-update-check", "--git-history", "none", "--no-dedup",
-                                "--quiet"],
-             parse_kingfisher, (0, 200, 205), [kingfisher, "--version"],
-             note="--no-dedup so every occurrence is reported, like the others; extracts archives by default"),
-        Tool("detect-secrets",
-             lambda tree, out: [detect_secrets, "scan", "--all-files"],
-             parse_detect_secrets, (0,), [detect_secrets, "--version"], cwd_is_tree=True, output_is_stdout=True,
-             note="run from inside the tree; JSON baseline on stdout"),
+        Tool(
+            "leakmesh",
+            lambda tree, out: [
+                leakmesh,
+                "scan",
+                "fs",
+                str(tree),
+                "--format=json",
+                f"--output={out}",
+            ],
+            parse_leakmesh,
+            (0, 1),
+            [leakmesh, "--version"],
+        ),
+        Tool(
+            "gitleaks",
+            lambda tree, out: [
+                gitleaks,
+                "dir",
+                str(tree),
+                "--report-format",
+                "json",
+                "--report-path",
+                str(out),
+                "--no-banner",
+                "--exit-code",
+                "0",
+            ],
+            parse_gitleaks,
+            (0,),
+            [gitleaks, "version"],
+            note="default config; skips its global allowlist paths (lock files, node_modules, vendor, images, ...)",
+        ),
+        Tool(
+            "kingfisher",
+            lambda tree, out: [
+                kingfisher,
+                "scan",
+                str(tree),
+                "--format",
+                "json",
+                "--output",
+                str(out),
+                "--no-validate",
+                "--no-update-check",
+                "--git-history",
+                "none",
+                "--no-dedup",
+                "--quiet",
+            ],
+            parse_kingfisher,
+            (0, 200, 205),
+            [kingfisher, "--version"],
+            note="--no-dedup so every occurrence is reported, like the others; extracts archives by default",
+        ),
+        Tool(
+            "detect-secrets",
+            lambda tree, out: [detect_secrets, "scan", "--all-files"],
+            parse_detect_secrets,
+            (0,),
+            [detect_secrets, "--version"],
+            cwd_is_tree=True,
+            output_is_stdout=True,
+            note="run from inside the tree; JSON baseline on stdout",
+        ),
     ]
 
 
@@ -311,8 +389,11 @@ def copy_stdlib() -> Tree:
     shutil.rmtree(dst, ignore_errors=True)
     for dirpath, dirnames, filenames in os.walk(src):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames
-                             if d not in ("site-packages", "__pycache__") and not (here / d).is_symlink())
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in ("site-packages", "__pycache__") and not (here / d).is_symlink()
+        )
         target = dst / here.relative_to(src)
         target.mkdir(parents=True, exist_ok=True)
         for name in sorted(filenames):
@@ -352,9 +433,16 @@ def score_synthetic(findings: list[Finding], manifest: dict[str, Any]) -> dict[s
         k = per_kind.setdefault(s["kind"], {"found": 0, "total": 0})
         k["total"] += 1
         k["found"] += s["id"] in found
-    decoy_of = {(d["path"], line): d for d in manifest["decoys"] for line in range(d["line"], d["line_end"] + 1)}
-    missed = [{k: s[k] for k in ("id", "kind", "format", "path", "line_start", "line_end")}
-              for s in manifest["secrets"] if s["id"] not in found]
+    decoy_of = {
+        (d["path"], line): d
+        for d in manifest["decoys"]
+        for line in range(d["line"], d["line_end"] + 1)
+    }
+    missed = [
+        {k: s[k] for k in ("id", "kind", "format", "path", "line_start", "line_end")}
+        for s in manifest["secrets"]
+        if s["id"] not in found
+    ]
     return {
         "planted": len(manifest["secrets"]),
         "found": len(found),
@@ -365,11 +453,18 @@ def score_synthetic(findings: list[Finding], manifest: dict[str, Any]) -> dict[s
         "kinds_missed_entirely": sorted(k for k, v in per_kind.items() if v["found"] == 0),
         "per_kind": dict(sorted(per_kind.items())),
         "missed": missed,
-        "decoys_flagged_list": [{k: d[k] for k in ("id", "kind", "path", "line")} for d in decoys_hit.values()],
+        "decoys_flagged_list": [
+            {k: d[k] for k in ("id", "kind", "path", "line")} for d in decoys_hit.values()
+        ],
         "false_positive_list": [
-            {"path": p, "line": line, "rules": sorted(set(rules)),
-             "decoy": decoy_of[(p, line)]["kind"] if (p, line) in decoy_of else None}
-            for (p, line), rules in sorted(fp_rules.items())],
+            {
+                "path": p,
+                "line": line,
+                "rules": sorted(set(rules)),
+                "decoy": decoy_of[(p, line)]["kind"] if (p, line) in decoy_of else None,
+            }
+            for (p, line), rules in sorted(fp_rules.items())
+        ],
     }
 
 
@@ -388,11 +483,13 @@ def summarize_findings(findings: list[Finding]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- coverage
 
 
-def scanned_bytes(tool: Tool, out: Path, stderr: Path, tree: Tree, env: dict[str, str]) -> int | None:
+def scanned_bytes(
+    tool: Tool, out: Path, stderr: Path, tree: Tree, env: dict[str, str]
+) -> int | None:
     """Bytes the tool says it scanned (to check that every tool reads the same files)."""
     try:
         if tool.name == "gitleaks":
-            m = re.search(r"scanned ~?\d+ \S+ \((\d+) bytes\)", stderr.read_text(errors="replace"))
+            m = re.search(r"scanned ~?(\d+) bytes", stderr.read_text(errors="replace"))
             return int(m.group(1)) if m else None
         if tool.name == "kingfisher":
             return int(json.loads(out.read_text())["metadata"]["summary"]["bytes_scanned"])
@@ -422,8 +519,14 @@ print(json.dumps(sum(os.path.getsize(f) for f in files)))
 def detect_secrets_bytes(root: Path, env: dict[str, str]) -> int | None:
     """detect-secrets prints no totals: ask its own file selection (run untimed)."""
     python = VENV_BIN / "python"
-    res = subprocess.run([str(python if python.exists() else sys.executable), "-c", DETECT_SECRETS_FILES],
-                         cwd=root, capture_output=True, text=True, env=env, timeout=600)
+    res = subprocess.run(
+        [str(python if python.exists() else sys.executable), "-c", DETECT_SECRETS_FILES],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     return int(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
 
 
@@ -441,7 +544,9 @@ class ToolResult:
 
     @property
     def median_wall(self) -> float | None:
-        return statistics.median(r.wall_s for r in self.runs) if self.runs and not self.error else None
+        return (
+            statistics.median(r.wall_s for r in self.runs) if self.runs and not self.error else None
+        )
 
     @property
     def peak_rss(self) -> int | None:
@@ -455,13 +560,22 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_once(tool: Tool, tree: Tree, outdir: Path, env: dict[str, str], timeout_s: float) -> tuple[Measurement, Path, Path]:
+def run_once(
+    tool: Tool, tree: Tree, outdir: Path, env: dict[str, str], timeout_s: float
+) -> tuple[Measurement, Path, Path]:
     out = outdir / f"{tool.name}.json"
     stderr = outdir / f"{tool.name}.stderr"
     stdout = out if tool.output_is_stdout else outdir / f"{tool.name}.stdout"
     out.unlink(missing_ok=True)
     cwd = tree.root if tool.cwd_is_tree else outdir
-    m = measure(tool.argv(tree.root, out), cwd=cwd, stdout=stdout, stderr=stderr, env=env, timeout_s=timeout_s)
+    m = measure(
+        tool.argv(tree.root, out),
+        cwd=cwd,
+        stdout=stdout,
+        stderr=stderr,
+        env=env,
+        timeout_s=timeout_s,
+    )
     return m, out, stderr
 
 
@@ -469,15 +583,23 @@ def failure(tool: Tool, m: Measurement, out: Path, stderr: Path) -> str | None:
     if m.timed_out:
         return f"timed out after {m.wall_s:.0f} s"
     if m.returncode not in tool.ok_codes:
-        tail = stderr.read_text(errors="replace").strip().splitlines()[-1:] if stderr.exists() else []
+        tail = (
+            stderr.read_text(errors="replace").strip().splitlines()[-1:] if stderr.exists() else []
+        )
         return f"exit {m.returncode}" + (f": {tail[0][:160]}" if tail else "")
     if not out.exists() or out.stat().st_size == 0:
         return "no JSON output"
     return None
 
 
-def bench_tree(tree: Tree, tools: list[Tool], versions: dict[str, str], repeat: int, env: dict[str, str],
-               timeout_s: float) -> list[ToolResult]:
+def bench_tree(
+    tree: Tree,
+    tools: list[Tool],
+    versions: dict[str, str],
+    repeat: int,
+    env: dict[str, str],
+    timeout_s: float,
+) -> list[ToolResult]:
     outdir = WORK / "out" / tree.name
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
@@ -492,7 +614,10 @@ def bench_tree(tree: Tree, tools: list[Tool], versions: dict[str, str], repeat: 
             res.error = f"cannot run: {exc}"
         else:
             res.error = failure(tool, m, out, stderr)
-        print(f"  {tool.name:15s} {'ERROR ' + res.error if res.error else f'{m.wall_s:.2f} s'}", flush=True)
+        print(
+            f"  {tool.name:15s} {'ERROR ' + res.error if res.error else f'{m.wall_s:.2f} s'}",
+            flush=True,
+        )
 
     live = [t for t in tools if not results[t.name].error]
     for i in range(repeat):
@@ -504,7 +629,10 @@ def bench_tree(tree: Tree, tools: list[Tool], versions: dict[str, str], repeat: 
             m, out, stderr = run_once(tool, tree, outdir, env, timeout_s)
             res.error = failure(tool, m, out, stderr)
             res.runs.append(m)
-            print(f"  {tool.name:15s} {m.wall_s:8.2f} s  {m.peak_rss_bytes / MIB:8.1f} MiB", flush=True)
+            print(
+                f"  {tool.name:15s} {m.wall_s:8.2f} s  {m.peak_rss_bytes / MIB:8.1f} MiB",
+                flush=True,
+            )
 
     for tool in live:
         res = results[tool.name]
@@ -531,13 +659,24 @@ def fmt_ratio(res: ToolResult, ref: ToolResult | None) -> str:
 
 def table(tree: Tree, results: list[ToolResult], scores: dict[str, dict[str, Any]]) -> list[str]:
     ref = next((r for r in results if r.tool.name == REFERENCE and r.median_wall), None)
-    header = ["tool", "wall s (median, warm)", f"ratio to {REFERENCE}", "peak RSS MiB", "recall",
-              "false positives", "decoys flagged", "findings (lines)", "bytes scanned"]
+    header = [
+        "tool",
+        "wall s (median, warm)",
+        f"ratio to {REFERENCE}",
+        "peak RSS MiB",
+        "recall",
+        "false positives",
+        "decoys flagged",
+        "findings (lines)",
+        "bytes scanned",
+    ]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for res in results:
         name = res.tool.name
         if res.error:
-            rows.append(f"| {name} | error: {res.error.replace('|', '/')} |" + " |" * (len(header) - 2))
+            rows.append(
+                f"| {name} | error: {res.error.replace('|', '/')} |" + " |" * (len(header) - 2)
+            )
             continue
         assert res.median_wall is not None and res.peak_rss is not None
         s = scores.get(name)
@@ -545,9 +684,15 @@ def table(tree: Tree, results: list[ToolResult], scores: dict[str, dict[str, Any
         fps = str(s["false_positives"]) if s else "n/a"
         decoys = f"{s['decoys_flagged']}/{s['decoys_total']}" if s else "n/a"
         locations = len({(f.path, f.line) for f in res.findings})
-        scanned = f"{res.scanned / tree.bytes:.1%}" if res.scanned is not None and tree.bytes else "unknown"
-        rows.append(f"| {name} | {res.median_wall:.2f} | {fmt_ratio(res, ref)} | {res.peak_rss / MIB:.1f} | "
-                    f"{recall} | {fps} | {decoys} | {locations} | {scanned} |")
+        scanned = (
+            f"{res.scanned / tree.bytes:.1%}"
+            if res.scanned is not None and tree.bytes
+            else "unknown"
+        )
+        rows.append(
+            f"| {name} | {res.median_wall:.2f} | {fmt_ratio(res, ref)} | {res.peak_rss / MIB:.1f} | "
+            f"{recall} | {fps} | {decoys} | {locations} | {scanned} |"
+        )
     return rows
 
 
@@ -555,19 +700,31 @@ def tree_title(tree: Tree) -> str:
     title = f"{tree.name}: {tree.files} files, {tree.bytes / MIB:.1f} MiB"
     if tree.manifest:
         m = tree.manifest
-        title += (f"; {len(m['secrets'])} planted secrets of {len(m['secret_kinds'])} kinds, "
-                  f"{len(m['decoys'])} decoys of {len(m['decoy_kinds'])} kinds (seed {m['seed']})")
+        title += (
+            f"; {len(m['secrets'])} planted secrets of {len(m['secret_kinds'])} kinds, "
+            f"{len(m['decoys'])} decoys of {len(m['decoy_kinds'])} kinds (seed {m['seed']})"
+        )
     return title
 
 
 def machine_line() -> str:
-    return (f"nproc {os.cpu_count()}, Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"{platform.system()} {platform.machine()}")
+    return (
+        f"nproc {os.cpu_count()}, Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.machine()}"
+    )
 
 
-def write_details(tree: Tree, results: list[ToolResult], scores: dict[str, dict[str, Any]], repeat: int) -> Path:
-    doc: dict[str, Any] = {"tree": tree.name, "root": str(tree.root), "files": tree.files, "bytes": tree.bytes,
-                           "repeat": repeat, "tools": {}}
+def write_details(
+    tree: Tree, results: list[ToolResult], scores: dict[str, dict[str, Any]], repeat: int
+) -> Path:
+    doc: dict[str, Any] = {
+        "tree": tree.name,
+        "root": str(tree.root),
+        "files": tree.files,
+        "bytes": tree.bytes,
+        "repeat": repeat,
+        "tools": {},
+    }
     for res in results:
         entry: dict[str, Any] = {
             "version": res.version,
@@ -575,9 +732,15 @@ def write_details(tree: Tree, results: list[ToolResult], scores: dict[str, dict[
             "cwd": "tree" if res.tool.cwd_is_tree else "bench/work/out/<tree>",
             "note": res.tool.note,
             "error": res.error,
-            "runs": [{"wall_s": round(r.wall_s, 4), "returncode": r.returncode,
-                      "maxrss_mib": round(r.maxrss_bytes / MIB, 1), "tree_rss_mib": round(r.tree_rss_bytes / MIB, 1)}
-                     for r in res.runs],
+            "runs": [
+                {
+                    "wall_s": round(r.wall_s, 4),
+                    "returncode": r.returncode,
+                    "maxrss_mib": round(r.maxrss_bytes / MIB, 1),
+                    "tree_rss_mib": round(r.tree_rss_bytes / MIB, 1),
+                }
+                for r in res.runs
+            ],
             "bytes_scanned": res.scanned,
         }
         if not res.error:
@@ -594,11 +757,15 @@ def append_benchmarks(sections: list[str], versions: dict[str, str], repeat: int
     new_file = not BENCHMARKS_MD.exists()
     with BENCHMARKS_MD.open("a", encoding="utf-8") as fh:
         if new_file:
-            fh.write("# Benchmarks\n\nAppended by `bench/run.py`; see `bench/README.md` for the method.\n")
+            fh.write(
+                "# Benchmarks\n\nAppended by `bench/run.py`; see `bench/README.md` for the method.\n"
+            )
         fh.write(f"\n## {datetime.date.today().isoformat()} — {machine_line()}\n\n")
         fh.write("Tool versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()) + ".\n")
-        fh.write(f"One warm-up run, then median of {repeat} timed runs; peak RSS is the larger of wait4's "
-                 "ru_maxrss and the sampled summed RSS of the process tree.\n")
+        fh.write(
+            f"One warm-up run, then median of {repeat} timed runs; peak RSS is the larger of wait4's "
+            "ru_maxrss and the sampled summed RSS of the process tree.\n"
+        )
         for s in sections:
             fh.write("\n" + s + "\n")
 
@@ -606,10 +773,14 @@ def append_benchmarks(sections: list[str], versions: dict[str, str], repeat: int
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark leakmesh against peer secret scanners.")
     parser.add_argument("--only", choices=TREES, help="benchmark one tree only")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool after the warm-up (default 3)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per tool after the warm-up (default 3)"
+    )
     parser.add_argument("--tools", help="comma-separated subset of tools (default: all)")
     parser.add_argument("--seed", type=int, help="corpus seed (default: corpus.py's)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a run is killed")
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds before a run is killed"
+    )
     parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -633,14 +804,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in [args.only] if args.only else list(TREES):
         tree = make_synthetic(args.seed) if name == "synthetic" else copy_stdlib()
         results = bench_tree(tree, tools, versions, args.repeat, env, args.timeout)
-        scores = ({r.tool.name: score_synthetic(r.findings, tree.manifest) for r in results if not r.error}
-                  if tree.manifest else {})
+        scores = (
+            {
+                r.tool.name: score_synthetic(r.findings, tree.manifest)
+                for r in results
+                if not r.error
+            }
+            if tree.manifest
+            else {}
+        )
         details = write_details(tree, results, scores, args.repeat)
         section = "\n".join([f"### {tree_title(tree)}", "", *table(tree, results, scores)])
         print("\n" + section + f"\n\ndetails: {details.relative_to(REPO)}")
         for name_, s in scores.items():
             if s["kinds_missed_entirely"]:
-                print(f"  {name_} missed every planting of: {', '.join(s['kinds_missed_entirely'])}")
+                print(
+                    f"  {name_} missed every planting of: {', '.join(s['kinds_missed_entirely'])}"
+                )
         sections.append(section)
 
     if not args.no_append:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -97,7 +99,5 @@ def test_hex_key_accepts_0x_prefix() -> None:
 @given(st.text(max_size=40))
 def test_parsers_raise_only_value_error(text: str) -> None:
     for parse in (parse_bool, int_in_range(0, 10), byte_size(1, 1 << 40), hex_key(32), choice("a")):
-        try:
+        with contextlib.suppress(ValueError):
             parse(text)
-        except ValueError:
-            pass
