@@ -92,7 +92,7 @@ def resolve_engine_settings(args: argparse.Namespace, environ: Mapping[str, str]
 
 def load_ruleset(settings: EngineSettings) -> Ruleset:
     if settings.rules_file is None:
-        return load_builtin_rules()
+        return load_builtin_rules(cache_dir=settings.cache_dir)
     return load_rules_file(settings.rules_file)
 
 

@@ -16,7 +16,7 @@ from leakmesh.cli.common import (
     resolve_engine_settings,
 )
 from leakmesh.cli.settings import Option, choice
-from leakmesh.engine.anchors import AnchorMode, rule_anchors
+from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.rulecheck import example_problems, keyword_problems
 from leakmesh.engine.rules import Rule
 from leakmesh.engine.scanner import BufferScanner
@@ -47,7 +47,7 @@ def _describe(rule: Rule) -> dict[str, object]:
         "name": rule.name,
         "confidence": rule.confidence.value,
         "keywords": list(rule.keywords),
-        "derived_anchors": [a.decode("latin-1") for a in rule_anchors(rule, AnchorMode.DERIVED)],
+        "derived_anchors": [a.decode("latin-1") for a in rule.derived_anchors],
         "validator": rule.validator,
         "min_entropy": rule.min_entropy,
         "placeholder_filter": rule.placeholder_filter,

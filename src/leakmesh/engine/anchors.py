@@ -13,8 +13,6 @@ import re._parser as sre_parse  # type: ignore[import-not-found]
 from enum import Enum
 from typing import Any
 
-from leakmesh.engine.rules import Rule
-
 MIN_ANCHOR_LENGTH = 3
 """Bytes: shorter literals gate nothing useful."""
 
@@ -144,15 +142,13 @@ def _required(op: Any, arg: Any) -> Requirement:
     return None
 
 
-def derive_anchors(pattern: str) -> tuple[bytes, ...]:
-    """Lowercased literals of which every match of `pattern` contains one (empty when
-    the pattern requires no literal of at least `MIN_ANCHOR_LENGTH` bytes)."""
-    parsed = sre_parse.parse(pattern)
+def anchors_of(parsed: Any) -> tuple[bytes, ...]:
+    """Anchors of an already parsed pattern (``re._parser.parse`` output)."""
     req = _sequence(list(parsed))
     return tuple(sorted(req)) if req else ()
 
 
-def rule_anchors(rule: Rule, mode: AnchorMode) -> tuple[bytes, ...]:
-    if mode is AnchorMode.MANUAL:
-        return tuple(k.encode() for k in rule.keywords)
-    return derive_anchors(rule.pattern)
+def derive_anchors(pattern: str) -> tuple[bytes, ...]:
+    """Lowercased literals of which every match of `pattern` contains one (empty when
+    the pattern requires no literal of at least `MIN_ANCHOR_LENGTH` bytes)."""
+    return anchors_of(sre_parse.parse(pattern))

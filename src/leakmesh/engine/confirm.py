@@ -32,17 +32,12 @@ class RuleMatch:
 
 
 def rule_applies_to_path(rule: Rule, path: str | None) -> bool:
-    return path is None or not any(p.search(path) for p in rule.allowlist.paths)
+    return path is None or not rule.allowlist.allows_path(path)
 
 
 def secret_is_allowed(rule: Rule, secret: bytes) -> bool:
     """True when the rule's own allowlist or placeholder filter drops `secret`."""
-    allow = rule.allowlist
-    if allow.stopwords:
-        lowered = secret.lower()
-        if any(word in lowered for word in allow.stopwords):
-            return True
-    if any(regex.search(secret) for regex in allow.regexes):
+    if rule.allowlist.allows_secret(secret):
         return True
     return rule.placeholder_filter and is_placeholder(secret)
 

@@ -60,9 +60,9 @@ def ruleset_hash(ruleset: Ruleset) -> str:
             "min_entropy": r.min_entropy,
             "validator": r.validator,
             "placeholder_filter": r.placeholder_filter,
-            "allow_regexes": [p.pattern.decode() for p in r.allowlist.regexes],
+            "allow_regexes": list(r.allowlist.regexes),
             "allow_stopwords": [w.decode() for w in r.allowlist.stopwords],
-            "allow_paths": [p.pattern for p in r.allowlist.paths],
+            "allow_paths": list(r.allowlist.paths),
         }
         for r in ruleset.rules
     ]

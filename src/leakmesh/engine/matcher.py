@@ -17,10 +17,10 @@ from pathlib import Path
 import blake3
 import hyperscan
 
-from leakmesh.engine.anchors import AnchorMode, rule_anchors
+from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.decoders import DECODERS
 from leakmesh.engine.errors import EngineError
-from leakmesh.engine.rules import Ruleset
+from leakmesh.engine.rules import Rule, Ruleset
 
 ANCHOR_ID_BASE = 1_000_000
 TRIGGER_ID_BASE = 2_000_000
@@ -179,6 +179,12 @@ def hyperscan_form(pattern: str, *, limit: int = WIDEN_REPEATS_ABOVE) -> str:
         out.append(char)
         i += 1
     return "".join(out)
+
+
+def rule_anchors(rule: Rule, mode: AnchorMode) -> tuple[bytes, ...]:
+    if mode is AnchorMode.MANUAL:
+        return tuple(k.encode() for k in rule.keywords)
+    return rule.derived_anchors
 
 
 def _escape_literal(literal: bytes) -> bytes:

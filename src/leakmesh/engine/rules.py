@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from leakmesh.engine.anchors import anchors_of
 from leakmesh.engine.errors import RuleError
 
 MAX_MATCH_WIDTH = 16_384
@@ -46,11 +47,21 @@ _CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 @dataclass(frozen=True, slots=True)
 class Allowlist:
     """What a rule must not report: secrets matching `regexes`, secrets containing a
-    stopword, and items whose path matches one of `paths`."""
+    stopword, and items whose path matches one of `paths` (patterns compile on use)."""
 
-    regexes: tuple[re.Pattern[bytes], ...] = ()
+    regexes: tuple[str, ...] = ()
     stopwords: tuple[bytes, ...] = ()
-    paths: tuple[re.Pattern[str], ...] = ()
+    paths: tuple[str, ...] = ()
+
+    def allows_secret(self, secret: bytes) -> bool:
+        if self.stopwords:
+            lowered = secret.lower()
+            if any(word in lowered for word in self.stopwords):
+                return True
+        return any(compile_bytes(p).search(secret) for p in self.regexes)
+
+    def allows_path(self, path: str) -> bool:
+        return any(compile_str(p).search(path) for p in self.paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +84,29 @@ class Rule:
     back-references): it then compiles a superset and `re` decides."""
     max_width: int = 0
     """Bytes: the longest text the pattern can match."""
+    derived_anchors: tuple[bytes, ...] = ()
+    """Literals every match contains, derived from the pattern (`anchors.py`)."""
 
     def compiled(self) -> re.Pattern[bytes]:
-        return _compile_bytes(self.pattern)
+        return compile_bytes(self.pattern)
 
 
-_compiled_cache: dict[str, re.Pattern[bytes]] = {}
+_bytes_patterns: dict[str, re.Pattern[bytes]] = {}
+_str_patterns: dict[str, re.Pattern[str]] = {}
 
 
-def _compile_bytes(pattern: str) -> re.Pattern[bytes]:
-    compiled = _compiled_cache.get(pattern)
+def compile_bytes(pattern: str) -> re.Pattern[bytes]:
+    """Compiled once per process, on first use (most rules never match)."""
+    compiled = _bytes_patterns.get(pattern)
     if compiled is None:
-        compiled = re.compile(pattern.encode())
-        _compiled_cache[pattern] = compiled
+        compiled = _bytes_patterns[pattern] = re.compile(pattern.encode())
+    return compiled
+
+
+def compile_str(pattern: str) -> re.Pattern[str]:
+    compiled = _str_patterns.get(pattern)
+    if compiled is None:
+        compiled = _str_patterns[pattern] = re.compile(pattern)
     return compiled
 
 
@@ -93,6 +114,14 @@ def _compile_bytes(pattern: str) -> re.Pattern[bytes]:
 class Ruleset:
     rules: tuple[Rule, ...]
     source: str
+    digest: str = ""
+    """Hash of everything in the rules that changes what is found (computed when empty)."""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            from leakmesh.engine.fingerprint import ruleset_hash
+
+            object.__setattr__(self, "digest", ruleset_hash(self))
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -101,9 +130,7 @@ class Ruleset:
         return {rule.id: rule for rule in self.rules}
 
     def content_hash(self) -> str:
-        from leakmesh.engine.fingerprint import ruleset_hash
-
-        return ruleset_hash(self)
+        return self.digest
 
 
 _LOOKAROUND_OPS = {
@@ -142,9 +169,13 @@ def _parse_allowlist(raw: Any, where: str) -> Allowlist:
     unknown = set(raw) - {"regexes", "stopwords", "paths"}
     if unknown:
         raise RuleError(f"{where}: unknown allowlist key(s) {sorted(unknown)}")
+    regexes = _str_list(raw, "regexes", where)
+    paths = _str_list(raw, "paths", where)
     try:
-        regexes = tuple(re.compile(p.encode()) for p in _str_list(raw, "regexes", where))
-        paths = tuple(re.compile(p) for p in _str_list(raw, "paths", where))
+        for pattern in regexes:
+            compile_bytes(pattern)
+        for pattern in paths:
+            compile_str(pattern)
     except re.error as exc:
         raise RuleError(f"{where}: bad allowlist regex: {exc}") from None
     stopwords = tuple(w.lower().encode() for w in _str_list(raw, "stopwords", where))
@@ -185,7 +216,7 @@ def parse_rule(raw: dict[str, Any], *, where: str, validators: Iterable[str]) ->
         raise RuleError(f"{where}: 'pattern' is required")
     try:
         parsed = sre_parse.parse(pattern)
-        compiled = _compile_bytes(pattern)
+        compiled = compile_bytes(pattern)
     except (re.error, OverflowError) as exc:
         raise RuleError(f"{where}: pattern does not compile: {exc}") from None
     max_width = parsed.getwidth()[1]
@@ -234,6 +265,7 @@ def parse_rule(raw: dict[str, Any], *, where: str, validators: Iterable[str]) ->
         negative_examples=_str_list(raw, "negative_examples", where),
         needs_prefilter=_needs_prefilter(parsed),
         max_width=int(max_width),
+        derived_anchors=anchors_of(parsed),
     )
 
 
@@ -267,22 +299,34 @@ def _check_unique(rules: Sequence[Rule]) -> None:
         seen.add(rule.id)
 
 
-def load_builtin_rules() -> Ruleset:
+def builtin_rule_files() -> list[tuple[str, bytes]]:
+    package = resources.files("leakmesh.engine") / "rules"
+    entries = sorted(package.iterdir(), key=lambda e: e.name)
+    return [(e.name, e.read_bytes()) for e in entries if e.name.endswith(".toml")]
+
+
+def parse_rule_files(files: Sequence[tuple[str, bytes]], *, source: str) -> Ruleset:
     from leakmesh.engine.validators import VALIDATORS
 
     rules: list[Rule] = []
-    package = resources.files("leakmesh.engine") / "rules"
-    for entry in sorted(package.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            rules.extend(
-                parse_rules_toml(
-                    entry.read_text(encoding="utf-8"),
-                    where=f"builtin:{entry.name}",
-                    validators=VALIDATORS,
-                )
-            )
+    for name, data in files:
+        rules.extend(
+            parse_rules_toml(data.decode("utf-8"), where=f"{source}:{name}", validators=VALIDATORS)
+        )
     _check_unique(rules)
-    return Ruleset(rules=tuple(rules), source="builtin")
+    return Ruleset(rules=tuple(rules), source=source)
+
+
+def load_builtin_rules(*, cache_dir: Path | None = None) -> Ruleset:
+    """The built-in rules; with `cache_dir`, validated once per version of the files."""
+    files = builtin_rule_files()
+    if cache_dir is None:
+        return parse_rule_files(files, source="builtin")
+    from leakmesh.engine.rule_cache import cached_ruleset
+
+    return cached_ruleset(
+        files, cache_dir=cache_dir, parse=lambda: parse_rule_files(files, source="builtin")
+    )
 
 
 def load_rules_file(path: Path) -> Ruleset:

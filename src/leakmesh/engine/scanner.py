@@ -27,6 +27,9 @@ from leakmesh.engine.rules import Ruleset
 DEFAULT_DECODE_DEPTH = 2
 MAX_DECODE_DEPTH = 8
 INLINE_ALLOW_MARKERS = (b"leakmesh:allow", b"gitleaks:allow")
+TRAILING_CONTEXT_BYTES = 256
+"""Bytes after a window that `re` may look at, so lookaheads and boundaries at the
+end of a match see the real text rather than an artificial end of input."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +108,10 @@ class BufferScanner:
             rule = self._rules[index]
             if not rule_applies_to_path(rule, path):
                 continue
-            for low, high in windows(ends, rule.max_width, len(data)):
-                for match in confirm(rule, data, pos=low, endpos=high):
+            size = len(data)
+            for low, high in windows(ends, rule.max_width, size):
+                endpos = min(size, high + TRAILING_CONTEXT_BYTES)
+                for match in confirm(rule, data, pos=low, endpos=endpos):
                     start, end = outer or (match.secret_start, match.secret_end)
                     found.append(_Hit(match, start, end, chain))
         if depth > 0 and scan.triggers:

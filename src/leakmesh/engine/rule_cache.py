@@ -1,0 +1,105 @@
+"""A validated ruleset kept as JSON on disk, keyed by the hash of its source files.
+
+Parsing and validating some 450 rules (TOML, regex analysis, anchor derivation)
+costs a few hundred milliseconds; loading this cache costs a few. A cache file
+that is missing, stale or unreadable is rebuilt from the sources.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import blake3
+
+from leakmesh import __version__
+from leakmesh.engine.rules import Allowlist, Confidence, Rule, Ruleset
+
+_FORMAT = "leakmesh-rules-v1"
+
+
+def _encode(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "description": rule.description,
+        "pattern": rule.pattern,
+        "secret_group": rule.secret_group,
+        "keywords": list(rule.keywords),
+        "confidence": rule.confidence.value,
+        "min_entropy": rule.min_entropy,
+        "validator": rule.validator,
+        "placeholder_filter": rule.placeholder_filter,
+        "allow_regexes": list(rule.allowlist.regexes),
+        "allow_stopwords": [w.decode("latin-1") for w in rule.allowlist.stopwords],
+        "allow_paths": list(rule.allowlist.paths),
+        "examples": list(rule.examples),
+        "negative_examples": list(rule.negative_examples),
+        "needs_prefilter": rule.needs_prefilter,
+        "max_width": rule.max_width,
+        "derived_anchors": [a.decode("latin-1") for a in rule.derived_anchors],
+    }
+
+
+def _decode(raw: dict[str, Any]) -> Rule:
+    return Rule(
+        id=raw["id"],
+        name=raw["name"],
+        description=raw["description"],
+        pattern=raw["pattern"],
+        secret_group=raw["secret_group"],
+        keywords=tuple(raw["keywords"]),
+        confidence=Confidence(raw["confidence"]),
+        min_entropy=raw["min_entropy"],
+        validator=raw["validator"],
+        placeholder_filter=raw["placeholder_filter"],
+        allowlist=Allowlist(
+            regexes=tuple(raw["allow_regexes"]),
+            stopwords=tuple(w.encode("latin-1") for w in raw["allow_stopwords"]),
+            paths=tuple(raw["allow_paths"]),
+        ),
+        examples=tuple(raw["examples"]),
+        negative_examples=tuple(raw["negative_examples"]),
+        needs_prefilter=raw["needs_prefilter"],
+        max_width=raw["max_width"],
+        derived_anchors=tuple(a.encode("latin-1") for a in raw["derived_anchors"]),
+    )
+
+
+def sources_key(files: Sequence[tuple[str, bytes]]) -> str:
+    hasher = blake3.blake3(f"{_FORMAT}\0{__version__}".encode())
+    for name, data in files:
+        hasher.update(b"\0" + name.encode() + b"\0")
+        hasher.update(data)
+    return hasher.hexdigest()[:32]
+
+
+def cached_ruleset(
+    files: Sequence[tuple[str, bytes]], *, cache_dir: Path, parse: Callable[[], Ruleset]
+) -> Ruleset:
+    path = cache_dir / f"rules-{sources_key(files)}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        document = json.loads(path.read_bytes())
+        return Ruleset(
+            rules=tuple(_decode(r) for r in document["rules"]),
+            source=document["source"],
+            digest=document["digest"],
+        )
+    ruleset = parse()
+    document = {
+        "source": ruleset.source,
+        "digest": ruleset.digest,
+        "rules": [_encode(r) for r in ruleset.rules],
+    }
+    with contextlib.suppress(OSError):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".rules-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        os.replace(tmp, path)
+    return ruleset
