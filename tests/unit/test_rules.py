@@ -80,3 +80,22 @@ def test_rules_check_passes_on_the_builtin_rules(
     out = capsys.readouterr().out
     assert code == 0, out
     assert " 0 problems" in out
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needs"),
+    [
+        (r"a{4,256}", False),
+        (r"(?:ab){5,11}c", False),
+        (r"a(?=b)", True),
+        (r"(?:x|(?<!y)z)", True),
+        (r"(a)\1", True),
+    ],
+)
+def test_prefilter_only_for_lookarounds_and_backreferences(pattern: str, needs: bool) -> None:
+    [rule] = parse(
+        RULE.replace("acme_([a-z0-9]{16})", pattern).replace(
+            "acme_0123456789abcdef", "ab" * 11 + "c"
+        )
+    )
+    assert rule.needs_prefilter is needs

@@ -141,16 +141,27 @@ _LOOKAROUND_OPS = {
 }
 
 
-def _needs_prefilter(parsed: sre_parse.SubPattern) -> bool:
-    stack: list[Any] = [parsed]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, sre_parse.SubPattern):
-            stack.extend(node.data)
-        elif isinstance(node, tuple | list):
-            if node and node[0] in _LOOKAROUND_OPS:
-                return True
-            stack.extend(x for x in node if isinstance(x, tuple | list | sre_parse.SubPattern))
+def _needs_prefilter(parsed: Any) -> bool:
+    """Does the pattern use constructs Hyperscan cannot match exactly?"""
+    for op, arg in parsed:
+        if op in _LOOKAROUND_OPS:
+            return True
+        if op is sre_constants.BRANCH:
+            children = arg[1]
+        elif op is sre_constants.SUBPATTERN:
+            children = [arg[-1]]
+        elif op in (
+            sre_constants.MAX_REPEAT,
+            sre_constants.MIN_REPEAT,
+            sre_constants.POSSESSIVE_REPEAT,
+        ):
+            children = [arg[2]]
+        elif op is sre_constants.ATOMIC_GROUP:
+            children = [arg]
+        else:
+            continue
+        if any(_needs_prefilter(child) for child in children):
+            return True
     return False
 
 
