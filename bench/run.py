@@ -51,8 +51,9 @@ REFERENCE = "leakmesh"
 SAMPLE_INTERVAL_S = 0.05
 MIB = 1024 * 1024
 
-# Environment variables that would make a peer read a config other than its default one.
-SCRUBBED_ENV = ("GITLEAKS_CONFIG", "GITLEAKS_CONFIG_TOML", "KF_RULE_CACHE_DIR")
+# Environment variables that would change a tool's defaults (config, rule cache, output
+# format, ...): every variable with one of these prefixes is removed for the tools' runs.
+SCRUBBED_ENV_PREFIXES = ("LEAKMESH_", "GITLEAKS_", "KINGFISHER_", "KF_", "DETECT_SECRETS")
 
 
 # --------------------------------------------------------------------------- measuring
@@ -507,17 +508,27 @@ def scanned_bytes(
 
 
 DETECT_SECRETS_FILES = """
-import json, os, sys
-from detect_secrets.core.scan import get_files_to_scan
+import json, os
+from detect_secrets.core.scan import _is_filtered_out, get_files_to_scan
 from detect_secrets.settings import default_settings
+
+def readable(path):  # detect-secrets silently skips files that do not decode as text
+    try:
+        with open(path) as fh:
+            fh.read()
+    except (UnicodeDecodeError, OSError):
+        return False
+    return True
+
 with default_settings():
-    files = list(get_files_to_scan('.', should_scan_all_files=True))
+    files = [f for f in get_files_to_scan('.', should_scan_all_files=True)
+             if not _is_filtered_out(required_filter_parameters=['filename'], filename=f) and readable(f)]
 print(json.dumps(sum(os.path.getsize(f) for f in files)))
 """
 
 
 def detect_secrets_bytes(root: Path, env: dict[str, str]) -> int | None:
-    """detect-secrets prints no totals: ask its own file selection (run untimed)."""
+    """detect-secrets prints no totals: replay its own file selection and filters (untimed)."""
     python = VENV_BIN / "python"
     res = subprocess.run(
         [str(python if python.exists() else sys.executable), "-c", DETECT_SECRETS_FILES],
@@ -554,7 +565,7 @@ class ToolResult:
 
 
 def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_ENV_PREFIXES)}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("NO_COLOR", "1")
     return env

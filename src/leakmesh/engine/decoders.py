@@ -18,7 +18,7 @@ MAX_RUNS_PER_BUFFER = 2_000
 MIN_DECODED_BYTES = 8
 MIN_PRINTABLE_RATIO = 0.9
 
-_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +48,20 @@ MAX_BACKTRACK_BYTES = 512
 def _texty(decoded: bytes) -> bool:
     if len(decoded) < MIN_DECODED_BYTES:
         return False
-    printable = sum(1 for byte in decoded if byte in _PRINTABLE)
-    return printable >= MIN_PRINTABLE_RATIO * len(decoded)
+    unprintable = len(decoded.translate(None, _PRINTABLE))
+    return unprintable <= (1 - MIN_PRINTABLE_RATIO) * len(decoded)
 
 
-_URLSAFE_EXTRA = frozenset(b"-_")
 _BASE64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
 
 
 def _plausible_base64(body: bytes) -> bool:
     """Encoded text mixes cases and rarely uses ``-``/``_``; identifiers do not."""
-    if len(set(body)) < 8 or body.lower() == body or body.upper() == body:
+    if body.lower() == body or body.upper() == body:
         return False
-    return sum(1 for byte in body if byte in _URLSAFE_EXTRA) * 8 <= len(body)
+    if (body.count(b"-") + body.count(b"_")) * 8 > len(body):
+        return False
+    return len(set(body)) >= 8
 
 
 def _decode_base64(run: bytes) -> bytes | None:
