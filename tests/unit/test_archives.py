@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakmesh.sources.archives import ArchiveBudget
+from leakmesh.sources.content import ArchiveBudget
 from leakmesh.sources.filesystem import FsSourceOptions, classify
 from leakmesh.sources.items import Item, Skipped, SkipReason
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import re._constants as sre_constants  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -281,6 +280,8 @@ def parse_rule(raw: dict[str, Any], *, where: str, validators: Iterable[str]) ->
 
 
 def _load_toml(text: str, where: str) -> dict[str, Any]:
+    import tomllib  # only on a cache miss: parsing is the slow path
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

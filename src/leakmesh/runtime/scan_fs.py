@@ -11,10 +11,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from multiprocessing import get_context
 from pathlib import Path
 
 import blake3
@@ -128,6 +127,9 @@ def _executor(options: LocalScanOptions) -> Executor:
     workers = options.worker_count()
     if options.executor is ExecutorKind.THREAD:
         return ThreadPoolExecutor(max_workers=workers)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
 
 
@@ -187,8 +189,6 @@ def _drain(
     *,
     block_until: int,
 ) -> None:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
     while len(pending) > block_until:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in done:

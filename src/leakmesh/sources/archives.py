@@ -15,21 +15,12 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import IO
 
+from leakmesh.sources.content import ArchiveBudget, archive_kind
 from leakmesh.sources.items import Item, Skipped, SkipReason
 
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveBudget:
-    max_depth: int = 4
-    """Archives inside archives, counting the outermost as 1."""
-    max_total_bytes: int = 256 * MIB
-    """Bytes expanded from one top-level archive, all levels together."""
-    max_members: int = 100_000
 
 
 class _Budget:
@@ -37,23 +28,6 @@ class _Budget:
         self.limits = limits
         self.bytes_left = limits.max_total_bytes
         self.members_left = limits.max_members
-
-
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-
-
-def archive_kind(data: bytes) -> str | None:
-    if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
-        return "zip"
-    if data[:2] == b"\x1f\x8b":
-        return "gzip"
-    if data[:3] == b"BZh":
-        return "bzip2"
-    if data[:6] == _XZ_MAGIC:
-        return "xz"
-    if len(data) > 262 and data[257:262] == b"ustar":
-        return "tar"
-    return None
 
 
 class _TooBig(Exception):

@@ -1,6 +1,14 @@
-"""Classify raw content: text, UTF-16 text (re-encoded), binary, or an archive."""
+"""Classify raw content: text, UTF-16 text (re-encoded), binary, or an archive.
+
+Kept free of heavy imports: `archives.py` (zip, tar, lzma…) loads only when an
+archive is met.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
 
 BINARY_SNIFF_BYTES = 8192
 
@@ -20,3 +28,29 @@ def as_text(data: bytes) -> bytes | None:
         return data.decode("utf-16").encode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveBudget:
+    max_depth: int = 4
+    """Archives inside archives, counting the outermost as 1."""
+    max_total_bytes: int = 256 * MIB
+    """Bytes expanded from one top-level archive, all levels together."""
+    max_members: int = 100_000
+
+
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def archive_kind(data: bytes) -> str | None:
+    if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
+        return "zip"
+    if data[:2] == b"\x1f\x8b":
+        return "gzip"
+    if data[:3] == b"BZh":
+        return "bzip2"
+    if data[:6] == _XZ_MAGIC:
+        return "xz"
+    if len(data) > 262 and data[257:262] == b"ustar":
+        return "tar"
+    return None

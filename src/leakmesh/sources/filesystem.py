@@ -13,12 +13,13 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
-
-from leakmesh.sources.archives import ArchiveBudget, archive_kind, expand
-from leakmesh.sources.content import as_text, looks_binary
+from leakmesh.sources.content import ArchiveBudget, archive_kind, as_text, looks_binary
 from leakmesh.sources.items import Item, Skipped, SkipReason
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 MIB = 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 100 * MIB
@@ -53,7 +54,7 @@ class FileEntry:
 class _IgnoreLevel:
     base: str
     """Directory (relative to the root, ``""`` for the root) the patterns are relative to."""
-    spec: pathspec.GitIgnoreSpec
+    spec: GitIgnoreSpec
 
 
 def _ignored(levels: Sequence[_IgnoreLevel], key: str, is_dir: bool) -> bool:
@@ -72,7 +73,13 @@ def _gitignore_level(directory: str, base: str) -> _IgnoreLevel | None:
             lines = f.read().splitlines()
     except OSError:
         return None
-    return _IgnoreLevel(base, pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
+    return _IgnoreLevel(base, _spec(lines)) if lines else None
+
+
+def _spec(lines: Sequence[str]) -> GitIgnoreSpec:
+    from pathspec import GitIgnoreSpec  # most trees have no ignore files
+
+    return GitIgnoreSpec.from_lines(lines)
 
 
 def _listing(directory: str) -> list[os.DirEntry[str]]:
@@ -88,7 +95,7 @@ def walk(root: Path, options: FsSourceOptions) -> Iterator[FileEntry | Skipped]:
         return
     levels: tuple[_IgnoreLevel, ...] = ()
     if options.ignore_patterns:
-        levels = (_IgnoreLevel("", pathspec.GitIgnoreSpec.from_lines(options.ignore_patterns)),)
+        levels = (_IgnoreLevel("", _spec(options.ignore_patterns)),)
     yield from _walk_dir(str(root), "", levels, options)
 
 
@@ -126,6 +133,8 @@ def classify(key: str, data: bytes, options: FsSourceOptions) -> Iterator[Item |
         if options.skip_archives:
             yield Skipped(key, SkipReason.ARCHIVE, "archive not expanded")
             return
+        from leakmesh.sources.archives import expand  # zip/tar/lzma imports on first archive
+
         yield from expand(
             data,
             key=key,
