@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import IO
 
 
 def _value(value: object) -> str:
@@ -13,9 +12,9 @@ def _value(value: object) -> str:
     return text
 
 
-def log_event(
-    event: str, *, level: str = "info", stream: IO[str] | None = None, **fields: object
-) -> None:
+def log_event(event: str, **fields: object) -> None:
+    """``level=info event=<event> key=value …`` on stderr (``level=`` may be passed)."""
+    level = fields.pop("level", "info")
     parts = [f"level={level}", f"event={event}"]
     parts.extend(f"{key}={_value(value)}" for key, value in fields.items())
-    print(" ".join(parts), file=stream or sys.stderr, flush=True)
+    print(" ".join(parts), file=sys.stderr, flush=True)

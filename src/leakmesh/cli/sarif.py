@@ -56,8 +56,10 @@ def _result(finding: Finding, rule_index: int) -> dict[str, object]:
             "decoded": list(finding.decoded),
         },
     }
-    if loc.commit is not None:
+    if loc.commit is not None and loc.commit.commit:
         commit = loc.commit
+        physical = result["locations"][0]["physicalLocation"]  # type: ignore[index]
+        physical["artifactLocation"]["properties"] = {"commit": commit.commit}
         props = result["properties"]
         assert isinstance(props, dict)
         props.update(
@@ -69,15 +71,21 @@ def _result(finding: Finding, rule_index: int) -> dict[str, object]:
     return result
 
 
-def sarif_document(result: ScanResult, ruleset: Ruleset) -> dict[str, object]:
+def sarif_document(
+    result: ScanResult, ruleset: Ruleset, *, repository_uri: str | None = None
+) -> dict[str, object]:
     by_id = ruleset.by_id()
     fired = sorted({f.rule_id for f in result.findings})
     index = {rule_id: i for i, rule_id in enumerate(fired)}
+    run: dict[str, object] = {}
+    if repository_uri is not None:
+        run["versionControlProvenance"] = [{"repositoryUri": repository_uri}]
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [
-            {
+            run
+            | {
                 "tool": {
                     "driver": {
                         "name": "leakmesh",
@@ -93,6 +101,8 @@ def sarif_document(result: ScanResult, ruleset: Ruleset) -> dict[str, object]:
     }
 
 
-def write_sarif(result: ScanResult, stream: IO[str], *, ruleset: Ruleset) -> None:
-    json.dump(sarif_document(result, ruleset), stream, indent=2)
+def write_sarif(
+    result: ScanResult, stream: IO[str], *, ruleset: Ruleset, repository_uri: str | None = None
+) -> None:
+    json.dump(sarif_document(result, ruleset, repository_uri=repository_uri), stream, indent=2)
     stream.write("\n")

@@ -26,7 +26,9 @@ from leakmesh.cli.settings import ConfigError, Option, byte_size, choice, int_in
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.rules import Confidence
 from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.pool import PoolOptions
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.suppression import Baseline, BaselineError, load_baseline
 from leakmesh.sources.filesystem import (
@@ -34,6 +36,7 @@ from leakmesh.sources.filesystem import (
     IGNORE_FILE_NAME,
     FsSourceOptions,
 )
+from leakmesh.sources.git import GitError, HistoryOptions, open_repository
 
 SOURCES = ("fs", "git")
 MAX_JOBS = 1024
@@ -54,6 +57,10 @@ MIN_CONFIDENCE = Option(
     "--min-confidence", "LEAKMESH_MIN_CONFIDENCE", choice("low", "medium", "high"), "low"
 )
 PROGRESS = Option("--progress", "LEAKMESH_PROGRESS", choice("auto", "always", "never"), "auto")
+BRANCH = Option[str | None]("--branch", "LEAKMESH_BRANCH", str, None)
+SINCE = Option[str | None]("--since", "LEAKMESH_SINCE", str, None)
+MAX_COUNT = Option[int | None]("--max-count", "LEAKMESH_MAX_COUNT", int_in_range(1, 1 << 31), None)
+STAGED = Option("--staged", "LEAKMESH_STAGED", parse_bool, False)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,9 +71,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "1 findings, 2 invalid configuration or usage.",
     )
     parser.add_argument(
-        "target", nargs="*", metavar="[fs] [PATH]", help="source (fs) and path (default: .)"
+        "target",
+        nargs="*",
+        metavar="[fs|git] [PATH]",
+        help="source: fs (a directory or file, the default) or git (the whole history "
+        "of the repository at PATH); PATH defaults to .",
     )
     add_scan_options(parser)
+    git = parser.add_argument_group("git history (scan git)")
+    git.add_argument(
+        "--branch",
+        metavar="REF",
+        help="only the history of REF (default: all refs) [LEAKMESH_BRANCH]",
+    )
+    git.add_argument(
+        "--since", metavar="REV", help="only commits not reachable from REV [LEAKMESH_SINCE]"
+    )
+    git.add_argument("--max-count", metavar="N", help="walk at most N commits [LEAKMESH_MAX_COUNT]")
+    git.add_argument(
+        "--staged",
+        action="store_const",
+        const=True,
+        help="scan only what is staged for the next commit (lines being added), for pre-commit hooks [LEAKMESH_STAGED]",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -145,7 +172,10 @@ class ScanSettings:
     show_secrets: bool
     min_confidence: Confidence
     progress: str
-    local: LocalScanOptions
+    pool: PoolOptions
+    content: FsSourceOptions
+    history: HistoryOptions
+    staged: bool
     baseline: Baseline
 
 
@@ -177,9 +207,7 @@ def _ignore_patterns(path: Path, explicit: str | None) -> tuple[str, ...]:
 
 
 def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanSettings:
-    source, raw_path = parse_target(list(args.target), environ)
-    if source == "git":
-        raise UsageError("scan git is not available yet in this version; use scan fs")
+    source, raw_path = parse_target(list(getattr(args, "target", [])), environ)
     path = Path(raw_path)
     if not path.exists():
         raise UsageError(f"path does not exist: {raw_path}")
@@ -204,9 +232,26 @@ def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) 
         show_secrets=SHOW_SECRETS.resolve(args.show_secrets, environ),
         min_confidence=Confidence(MIN_CONFIDENCE.resolve(args.min_confidence, environ)),
         progress=PROGRESS.resolve(args.progress, environ),
-        local=LocalScanOptions(jobs=JOBS.resolve(args.jobs, environ), source=source_options),
+        pool=PoolOptions(jobs=JOBS.resolve(args.jobs, environ)),
+        content=source_options,
+        history=_history_options(args, environ, source),
+        staged=STAGED.resolve(getattr(args, "staged", None), environ),
         baseline=baseline,
     )
+
+
+def _history_options(
+    args: argparse.Namespace, environ: Mapping[str, str], source: str
+) -> HistoryOptions:
+    history = HistoryOptions(
+        ref=BRANCH.resolve(getattr(args, "branch", None), environ),
+        since=SINCE.resolve(getattr(args, "since", None), environ),
+        max_count=MAX_COUNT.resolve(getattr(args, "max_count", None), environ),
+    )
+    staged = STAGED.resolve(getattr(args, "staged", None), environ)
+    if source != "git" and (history != HistoryOptions() or staged):
+        raise UsageError("--branch, --since, --max-count and --staged apply to scan git")
+    return history
 
 
 def _open_output(output: Path | None) -> AbstractContextManager[IO[str]]:
@@ -241,13 +286,30 @@ def execute_scan(
         settings.progress == "auto" and sys.stderr.isatty()
     )
     with Progress(enabled=show_progress) as progress:
-        result = scan_fs(
-            settings.path,
-            engine=engine,
-            options=settings.local,
-            on_findings=emit,
-            on_progress=progress.update,
-        )
+        if settings.source == "fs":
+            result = scan_fs(
+                settings.path,
+                engine=engine,
+                options=LocalScanOptions(pool=settings.pool, source=settings.content),
+                on_findings=emit,
+                on_progress=progress.update,
+            )
+        else:
+            try:
+                repo = open_repository(settings.path)
+                options = GitScanOptions(
+                    pool=settings.pool, history=settings.history, content=settings.content
+                )
+                scan = scan_staged if settings.staged else scan_git
+                result = scan(
+                    repo,
+                    engine=engine,
+                    options=options,
+                    on_findings=emit,
+                    on_progress=progress.update,
+                )
+            except GitError as exc:
+                raise ConfigError(str(exc)) from None
     kept = [f for f in result.findings if keep(f)]
     result = replace(result, findings=kept, suppressed=len(result.findings) - len(kept))
     result.stats.findings_emitted = len(kept)
@@ -272,13 +334,19 @@ def run(args: argparse.Namespace) -> int:
         if settings.format == "json":
             formats.write_json(result, stream, show_secrets=settings.show_secrets)
         elif settings.format == "sarif":
-            sarif.write_sarif(result, stream, ruleset=engine.ruleset)
+            repository = settings.path.resolve().as_uri() if settings.source == "git" else None
+            sarif.write_sarif(result, stream, ruleset=engine.ruleset, repository_uri=repository)
         elif settings.format == "csv":
             formats.write_csv(result, stream, show_secrets=settings.show_secrets)
         elif settings.format == "text":
             color = settings.output is None and stream.isatty() and "NO_COLOR" not in environ
             formats.write_text(result, stream, show_secrets=settings.show_secrets, color=color)
     stats = result.stats
+    git_fields: dict[str, object] = {}
+    if stats.commits_walked is not None:
+        git_fields["commits_walked"] = stats.commits_walked
+    if stats.blobs_scanned is not None:
+        git_fields["blobs_scanned"] = stats.blobs_scanned
     log_event(
         "scan.summary",
         source=settings.source,
@@ -289,5 +357,6 @@ def run(args: argparse.Namespace) -> int:
         items_skipped=sum(stats.items_skipped.values()),
         duration_s=round(stats.duration_s, 3),
         throughput_mib_s=round(stats.throughput_mib_s(), 2),
+        **git_fields,
     )
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN

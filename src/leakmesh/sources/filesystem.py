@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +80,14 @@ def _spec(lines: Sequence[str]) -> GitIgnoreSpec:
     from pathspec import GitIgnoreSpec  # most trees have no ignore files
 
     return GitIgnoreSpec.from_lines(lines)
+
+
+def ignored_paths(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """A predicate: does one of the gitignore-style `patterns` exclude this path?"""
+    if not patterns:
+        return lambda _path: False
+    spec = _spec(patterns)
+    return lambda path: bool(spec.match_file(path))
 
 
 def _listing(directory: str) -> list[os.DirEntry[str]]:

@@ -16,6 +16,8 @@ class SkipReason(str, Enum):
     ARCHIVE_BUDGET = "archive_budget"
     """Past the archive depth, size or member budget."""
     SYMLINK = "symlink"
+    CORRUPT_OBJECT = "corrupt_object"
+    """A git object that is missing or cannot be read."""
     ALREADY_SCANNED = "already_scanned"
 
 

@@ -1,0 +1,145 @@
+"""Run scanning batches on all cores: forked processes (default) or threads.
+
+Each worker keeps its own per-process state (a `BufferScanner` with its own
+Hyperscan scratch, git blob readers); the caller absorbs results as they come.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, TypeVar
+
+import blake3
+
+from leakmesh.engine.finding import Finding
+from leakmesh.engine.scanner import BufferScanner, Engine
+from leakmesh.sources.items import Item, Skipped
+
+B = TypeVar("B")
+
+
+class ExecutorKind(str, Enum):
+    PROCESS = "process"
+    THREAD = "thread"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    jobs: int = 0
+    """Workers; 0 means one per core."""
+    executor: ExecutorKind = ExecutorKind.PROCESS
+
+    def worker_count(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    items: int = 0
+    bytes: int = 0
+    objects: int = 0
+    """Top-level objects (files, blobs) handled in the batch."""
+
+
+class WorkerState(threading.local):
+    """What one worker keeps between batches."""
+
+    scanner: BufferScanner | None = None
+    resources: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.resources = {}
+
+
+_engine: Engine | None = None
+state = WorkerState()
+
+
+def install_engine(engine: Engine) -> None:
+    """Make `engine` the workers' engine; forked workers inherit it."""
+    global _engine
+    _engine = engine
+    state.scanner = None
+
+
+def worker_scanner() -> BufferScanner:
+    if state.scanner is None:
+        assert _engine is not None, "worker started without an engine"
+        state.scanner = _engine.scanner()
+    return state.scanner
+
+
+def content_id(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def scan_items(
+    items: Iterable[Item | Skipped],
+    scanner: BufferScanner,
+    result: BatchResult,
+    *,
+    object_id: Callable[[Item], str] = lambda item: content_id(item.data),
+) -> None:
+    for item in items:
+        if isinstance(item, Skipped):
+            result.skipped.append(item)
+            continue
+        result.items += 1
+        result.bytes += len(item.data)
+        found = scanner.scan(item.data, path=item.key)
+        if found:
+            oid = object_id(item)
+            result.findings.extend(
+                replace(f, location=replace(f.location, object_id=oid)) for f in found
+            )
+
+
+def _executor(options: PoolOptions) -> Executor:
+    workers = options.worker_count()
+    if options.executor is ExecutorKind.THREAD:
+        return ThreadPoolExecutor(max_workers=workers)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+
+
+def run_batches(
+    batches: Iterable[B],
+    work: Callable[[B], BatchResult],
+    *,
+    engine: Engine,
+    options: PoolOptions,
+    absorb: Callable[[BatchResult], None],
+) -> None:
+    """`work` each batch on the workers, at most a few batches ahead of `absorb`."""
+    install_engine(engine)
+    if options.worker_count() == 1:
+        for batch in batches:
+            absorb(work(batch))
+        return
+    limit = options.worker_count() * 4
+    with _executor(options) as pool:
+        pending: set[Future[BatchResult]] = set()
+        for batch in batches:
+            pending.add(pool.submit(work, batch))
+            if len(pending) >= limit:
+                pending = _drain(pending, absorb, keep=limit // 2)
+        _drain(pending, absorb, keep=0)
+
+
+def _drain(
+    pending: set[Future[BatchResult]], absorb: Callable[[BatchResult], None], *, keep: int
+) -> set[Future[BatchResult]]:
+    while len(pending) > keep:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            absorb(future.result())
+    return pending

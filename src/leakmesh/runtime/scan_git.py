@@ -1,0 +1,190 @@
+"""`scan_git`: every blob of a repository's history, once, attributed to the commit
+that introduced it.
+
+The history walk (``git log``) runs in the calling thread and hands out batches of
+blob references; each worker reads contents through its own ``git cat-file``
+process, classifies (binary, archives) and scans them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+from leakmesh.engine.finding import Finding
+from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.pool import (
+    BatchResult,
+    PoolOptions,
+    run_batches,
+    scan_items,
+    state,
+    worker_scanner,
+)
+from leakmesh.runtime.scan_fs import Collector, FindingsCallback, ProgressCallback
+from leakmesh.runtime.stats import ScanResult
+from leakmesh.sources.filesystem import FsSourceOptions, classify, ignored_paths
+from leakmesh.sources.git import (
+    BlobReader,
+    BlobRef,
+    CommitSeen,
+    HistoryOptions,
+    Repository,
+    staged_added_lines,
+    staged_blobs,
+    walk_history,
+)
+from leakmesh.sources.items import Item, Skipped, SkipReason
+
+
+@dataclass(frozen=True, slots=True)
+class GitScanOptions:
+    pool: PoolOptions = field(default_factory=PoolOptions)
+    history: HistoryOptions = field(default_factory=HistoryOptions)
+    content: FsSourceOptions = field(default_factory=FsSourceOptions)
+    """Binary, archive and size policy for blob contents."""
+    batch_blobs: int = 256
+
+
+def _reader(repo: Repository) -> BlobReader:
+    key = f"git:{repo.git_dir}"
+    reader = state.resources.get(key)
+    if reader is None:
+        reader = state.resources[key] = BlobReader(repo.path)
+    assert isinstance(reader, BlobReader)
+    return reader
+
+
+def _blob_id(blob_id: str, _item: Item) -> str:
+    return blob_id
+
+
+def _scan_blobs(refs: list[BlobRef], *, repo: Repository, options: FsSourceOptions) -> BatchResult:
+    result = BatchResult(objects=len(refs))
+    scanner = worker_scanner()
+    contents = _reader(repo).read([r.blob_id for r in refs], max_bytes=options.max_file_bytes)
+    for ref, content in zip(refs, contents, strict=True):
+        if content.missing:
+            result.skipped.append(Skipped(ref.path, SkipReason.CORRUPT_OBJECT, ref.blob_id))
+            continue
+        if content.data is None:
+            result.skipped.append(Skipped(ref.path, SkipReason.TOO_LARGE, f"{content.size} bytes"))
+            continue
+        blob = BatchResult()
+        items = classify(ref.path, content.data, options)
+        scan_items(items, scanner, blob, object_id=partial(_blob_id, ref.blob_id))
+        result.items += blob.items
+        result.bytes += blob.bytes
+        result.skipped.extend(blob.skipped)
+        result.findings.extend(
+            replace(f, location=replace(f.location, commit=ref.commit)) for f in blob.findings
+        )
+    return result
+
+
+class _HistoryBatches:
+    """Batches of blob references from the walk, counting commits on the way."""
+
+    def __init__(
+        self, walk: Iterable[BlobRef | CommitSeen], size: int, ignored: Callable[[str], bool]
+    ) -> None:
+        self._walk = walk
+        self._size = size
+        self._ignored = ignored
+        self.commits = 0
+        self.blobs = 0
+
+    def __iter__(self) -> Iterator[list[BlobRef]]:
+        batch: list[BlobRef] = []
+        for event in self._walk:
+            if isinstance(event, CommitSeen):
+                self.commits += 1
+                continue
+            if self._ignored(event.path):
+                continue
+            batch.append(event)
+            self.blobs += 1
+            if len(batch) >= self._size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _run(
+    repo: Repository,
+    batches: Iterable[list[BlobRef]],
+    *,
+    engine: Engine,
+    options: GitScanOptions,
+    collector: Collector,
+) -> None:
+    try:
+        run_batches(
+            batches,
+            partial(_scan_blobs, repo=repo, options=options.content),
+            engine=engine,
+            options=options.pool,
+            absorb=collector.absorb,
+        )
+    finally:
+        for resource in state.resources.values():
+            if isinstance(resource, BlobReader):
+                resource.close()
+        state.resources.clear()
+
+
+def scan_git(
+    repo: Repository,
+    *,
+    engine: Engine,
+    options: GitScanOptions,
+    on_findings: FindingsCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ScanResult:
+    collector = Collector(on_findings=on_findings, on_progress=on_progress)
+    ignored = ignored_paths(options.content.ignore_patterns)
+    batches = _HistoryBatches(walk_history(repo, options.history), options.batch_blobs, ignored)
+    _run(repo, batches, engine=engine, options=options, collector=collector)
+    collector.stats.commits_walked = batches.commits
+    collector.stats.blobs_scanned = batches.blobs
+    return collector.result(engine.policy_hash(options.content.policy_options()))
+
+
+def scan_staged(
+    repo: Repository,
+    *,
+    engine: Engine,
+    options: GitScanOptions,
+    on_findings: FindingsCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ScanResult:
+    """What the next commit adds: staged blobs, reporting findings on added lines only
+    (a secret already committed earlier does not block every later commit)."""
+    added = staged_added_lines(repo)
+
+    def on_added_line(finding: Finding) -> bool:
+        path = finding.location.path.split("!", 1)[0]
+        return finding.location.line in added.get(path, ()) or "!" in finding.location.path
+
+    collector = Collector(on_findings=None, on_progress=on_progress)
+    ignored = ignored_paths(options.content.ignore_patterns)
+    refs = [r for r in staged_blobs(repo) if not ignored(r.path)]
+    batches = [refs[i : i + options.batch_blobs] for i in range(0, len(refs), options.batch_blobs)]
+    _run(
+        repo,
+        batches,
+        engine=engine,
+        options=replace(options, pool=PoolOptions(jobs=1)),
+        collector=collector,
+    )
+    collector.findings = [
+        replace(f, location=replace(f.location, commit=None))
+        for f in collector.findings
+        if on_added_line(f)
+    ]
+    if on_findings is not None and collector.findings:
+        on_findings(collector.findings)
+    collector.stats.blobs_scanned = len(refs)
+    return collector.result(engine.policy_hash(options.content.policy_options()))

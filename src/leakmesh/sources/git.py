@@ -1,0 +1,344 @@
+"""The git history source: every blob reachable from the chosen refs, once each,
+with the commit that introduced it, read through git's own plumbing.
+
+`walk_history` streams ``git log --raw`` in reverse topological order: the first
+commit in which a blob appears (added or modified, or resolved by a merge that
+differs from every parent) introduced it. Only blob ids and their attribution
+are kept in memory, never blob contents. `BlobReader` reads contents through one
+long-running ``git cat-file --batch-command`` per worker.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from leakmesh.engine.finding import CommitInfo
+
+NULL_SHA = "0" * 40
+_SKIPPED_MODES = {"160000", "120000"}
+"""Submodule links and symbolic links: not file content."""
+_HEADER_SEPARATOR = "\x1f"
+_LOG_FORMAT = "%x00%H%x1f%P%x1f%an%x1f%ae%x1f%aI"
+_READ_CHUNK = 1 << 16
+
+
+class GitError(Exception):
+    """git could not do what was asked (not a repository, unknown revision…);
+    the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    path: Path
+    git_dir: Path
+    bare: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOptions:
+    ref: str | None = None
+    """Only this ref's history; None: all refs (branches, tags, others)."""
+    since: str | None = None
+    """Only commits not reachable from this revision."""
+    max_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A blob to scan, with the commit that introduced it at `path`."""
+
+    blob_id: str
+    path: str
+    commit: CommitInfo
+
+
+@dataclass(frozen=True, slots=True)
+class CommitSeen:
+    commit: str
+
+
+def _git(repo: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed (needed for scan git)") from None
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()
+        raise GitError(message[-1] if message else f"git {args[0]} failed")
+    return done.stdout.strip()
+
+
+def open_repository(path: Path) -> Repository:
+    """Validate that `path` is a git repository (work tree or bare)."""
+    if not path.exists():
+        raise GitError(f"path does not exist: {path}")
+    try:
+        git_dir = _git(path, "rev-parse", "--absolute-git-dir")
+        bare = _git(path, "rev-parse", "--is-bare-repository") == "true"
+    except GitError:
+        raise GitError(f"not a git repository: {path}") from None
+    return Repository(path=path, git_dir=Path(git_dir), bare=bare)
+
+
+def resolve_revision(repo: Repository, revision: str) -> str:
+    try:
+        return _git(
+            repo.path, "rev-parse", "--verify", "--end-of-options", f"{revision}^{{commit}}"
+        )
+    except GitError:
+        raise GitError(f"unknown revision: {revision}") from None
+
+
+def _log_command(repo: Repository, options: HistoryOptions) -> list[str]:
+    command = [
+        "git",
+        "-C",
+        str(repo.path),
+        "log",
+        "--topo-order",
+        "--reverse",
+        "--no-renames",
+        "--raw",
+        "--no-abbrev",
+        "-c",
+        "--root",
+        "-z",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        f"--format={_LOG_FORMAT}",
+    ]
+    if options.max_count is not None:
+        command.append(f"--max-count={options.max_count}")
+    command.append(resolve_revision(repo, options.ref) if options.ref else "--all")
+    if options.since:
+        command.append("^" + resolve_revision(repo, options.since))
+    return command
+
+
+def _tokens(stream: Iterable[bytes]) -> Iterator[str]:
+    pending = b""
+    for chunk in stream:
+        pending += chunk
+        *complete, pending = pending.split(b"\x00")
+        for token in complete:
+            yield token.decode("utf-8", errors="surrogateescape")
+    if pending:
+        yield pending.decode("utf-8", errors="surrogateescape")
+
+
+def _new_blob(raw: str) -> str | None:
+    """The blob id a raw diff entry introduces, if any.
+
+    ``:old new oldsha newsha S`` for one parent, ``::m1 m2 m3 s1 s2 s3 SS`` for a
+    merge (combined: the path differs from every parent)."""
+    stripped = raw.lstrip("\n")
+    parents = len(stripped) - len(stripped.lstrip(":"))
+    fields = stripped[parents:].split(" ")
+    if len(fields) != 2 * (parents + 1) + 1:
+        return None
+    new_mode, new_sha = fields[parents], fields[2 * parents + 1]
+    if new_sha == NULL_SHA or new_mode in _SKIPPED_MODES or "D" in fields[-1]:
+        return None
+    return new_sha
+
+
+def _commit_info(header: str) -> CommitInfo:
+    commit, _parents, name, email, date = header.lstrip("\n").split(_HEADER_SEPARATOR)
+    return CommitInfo(commit=commit, author_name=name, author_email=email, date=date, path="")
+
+
+def walk_history(
+    repo: Repository, options: HistoryOptions, *, seen: set[str] | None = None
+) -> Iterator[BlobRef | CommitSeen]:
+    """Each commit once (`CommitSeen`) and each blob the first time it appears
+    (`BlobRef`), oldest first. Blobs in `seen` are not yielded again."""
+    seen = set() if seen is None else seen
+    process = subprocess.Popen(
+        _log_command(repo, options), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    try:
+        tokens = _tokens(iter(lambda: process.stdout.read(_READ_CHUNK), b""))  # type: ignore[union-attr]
+        commit: CommitInfo | None = None
+        for token in tokens:
+            if _HEADER_SEPARATOR in token:
+                commit = _commit_info(token)
+                yield CommitSeen(commit.commit)
+            elif token.lstrip("\n").startswith(":"):
+                path = next(tokens, "")
+                blob = _new_blob(token)
+                if blob is None or blob in seen or commit is None:
+                    continue
+                seen.add(blob)
+                yield BlobRef(
+                    blob_id=blob,
+                    path=path,
+                    commit=CommitInfo(
+                        commit=commit.commit,
+                        author_name=commit.author_name,
+                        author_email=commit.author_email,
+                        date=commit.date,
+                        path=path,
+                    ),
+                )
+    finally:
+        process.stdout.close()
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        code = process.wait()
+    if code != 0:
+        lines = stderr.strip().splitlines()
+        raise GitError(lines[-1] if lines else f"git log failed with exit code {code}")
+
+
+@dataclass(frozen=True, slots=True)
+class BlobContent:
+    blob_id: str
+    data: bytes | None
+    """None when the blob was not read (see `size` and `missing`)."""
+    size: int
+    missing: bool = False
+
+
+class BlobReader:
+    """Reads blobs through one ``git cat-file --batch-command --buffer`` process."""
+
+    def __init__(self, repo_path: Path) -> None:
+        self._process = subprocess.Popen(
+            ["git", "-C", str(repo_path), "cat-file", "--batch-command", "--buffer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _command(self, verb: str, ids: list[str]) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(b"".join(f"{verb} {i}\n".encode() for i in ids) + b"flush\n")
+        self._process.stdin.flush()
+
+    def _header(self) -> tuple[str, str, int]:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise GitError("git cat-file stopped unexpectedly")
+        parts = line.decode(errors="replace").split()
+        if len(parts) == 2 and parts[1] in ("missing", "ambiguous"):
+            return parts[0], "missing", 0
+        return parts[0], parts[1], int(parts[2])
+
+    def read(self, blob_ids: list[str], *, max_bytes: int) -> list[BlobContent]:
+        """Contents of the blobs no larger than `max_bytes`; sizes of the others."""
+        if not blob_ids:
+            return []
+        self._command("info", blob_ids)
+        infos = [self._header() for _ in blob_ids]
+        wanted = [oid for oid, kind, size in infos if kind == "blob" and size <= max_bytes]
+        contents: dict[str, bytes] = {}
+        if wanted:
+            self._command("contents", wanted)
+            assert self._process.stdout is not None
+            for _ in wanted:
+                oid, _kind, size = self._header()
+                contents[oid] = self._process.stdout.read(size)
+                self._process.stdout.read(1)
+        return [
+            BlobContent(oid, contents.get(oid), size, missing=kind != "blob")
+            for oid, kind, size in infos
+        ]
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait()
+
+
+STAGED = CommitInfo(commit="", author_name="", author_email="", date="", path="")
+"""Staged content has no commit yet."""
+
+_HUNK_RE = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+def staged_blobs(repo: Repository) -> list[BlobRef]:
+    """The blobs staged for the next commit (added or modified paths)."""
+    if repo.bare:
+        raise GitError(f"a bare repository has no staging area: {repo.path}")
+    raw = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo.path),
+            "diff",
+            "--cached",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "-z",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if raw.returncode != 0:
+        raise GitError(raw.stderr.decode(errors="replace").strip() or "git diff --cached failed")
+    tokens = iter(raw.stdout.decode("utf-8", errors="surrogateescape").split("\x00"))
+    refs = []
+    for token in tokens:
+        if not token.startswith(":"):
+            continue
+        path = next(tokens, "")
+        blob = _new_blob(token)
+        if blob is not None:
+            refs.append(BlobRef(blob, path, replace(STAGED, path=path)))
+    return refs
+
+
+def _unquote(path: str) -> str:
+    if path.startswith('"') and path.endswith('"'):
+        raw = path[1:-1].encode("latin-1", errors="backslashreplace").decode("unicode_escape")
+        return raw.encode("latin-1").decode("utf-8", errors="surrogateescape")
+    return path
+
+
+def staged_added_lines(repo: Repository) -> dict[str, set[int]]:
+    """Per path, the line numbers (in the staged content) that the commit adds."""
+    diff = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo.path),
+            "diff",
+            "--cached",
+            "-U0",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--no-textconv",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if diff.returncode != 0:
+        raise GitError(diff.stderr.decode(errors="replace").strip() or "git diff --cached failed")
+    added: dict[str, set[int]] = {}
+    current: set[int] | None = None
+    for line in diff.stdout.decode("utf-8", errors="surrogateescape").splitlines():
+        if line.startswith("+++ "):
+            target = _unquote(line[4:])
+            current = (
+                added.setdefault(target[2:], set())
+                if target.startswith("b/") or target.startswith('"b/')
+                else None
+            )
+        elif line.startswith("@@") and current is not None:
+            match = _HUNK_RE.match(line)
+            if match:
+                start, count = int(match.group(1)), int(match.group(2) or "1")
+                current.update(range(start, start + count))
+    return added
