@@ -1159,13 +1159,13 @@ DECOY_KINDS: tuple[Kind, ...] = (
         "public-key-pem",
         mk_public_key_pem,
         [("public", "key"), ("jwt", "public", "key")],
-        ("pem", "py", "yaml", "md", "js", "go"),
+        ("pem_public", "py", "yaml", "md", "js", "go"),
     ),
     decoy(
         "certificate-pem",
         mk_certificate_pem,
         [("ca", "cert"), ("tls", "certificate")],
-        ("pem", "yaml", "md", "tf", "py"),
+        ("pem_public", "yaml", "md", "tf", "py"),
     ),
     decoy("password-getpass", const("getpass"), [("password",)], ("py",), raw_getpass),
     decoy(
@@ -2289,14 +2289,17 @@ def r_pypirc(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> lis
 
 
 def r_aws_credentials(rng: random.Random, b: Benign, path: str, marks: list[Mark]) -> list[Line]:
+    """~/.aws/credentials: one profile per access key id, its secret key on the next line."""
     out: list[Line] = []
+    profiles = ["default", "ci", "backup", *ENVS]
     for m in marks:
-        if m.kind.name == "aws-secret-access-key":
-            out.append((f"aws_secret_access_key = {m.value}", m))
-        else:
-            out += plain(["", f"[{rng.choice(['default', 'ci', 'backup', rng.choice(ENVS)])}]"])
-            out.append((f"aws_access_key_id = {m.value}", m))
-    return out[1:] if out and out[0][0] == "" else out
+        if out:
+            out.append(("", None))
+        out.append((f"[{profiles.pop(rng.randrange(len(profiles)))}]", None))
+        out.append((f"aws_access_key_id = {m.value}", m))
+        out += [(f"aws_secret_access_key = {c.value}", c) for c in m.companions]
+        out.append((f"region = {rng.choice(REGIONS)}", None))
+    return out
 
 
 Renderer = Callable[[random.Random, Benign, str, list[Mark]], list[Line]]
@@ -2322,6 +2325,7 @@ RENDERERS: dict[str, Renderer] = {
     "tf": r_tf,
     "md": r_md,
     "pem": r_pem,
+    "pem_public": r_pem,
     "authorized_keys": r_authorized_keys,
     "netrc": r_netrc,
     "pgpass": r_pgpass,
@@ -2338,6 +2342,7 @@ RENDERERS: dict[str, Renderer] = {
 # Formats whose files hold only credentials: no benign-only copies are generated.
 DEDICATED = (
     "pem",
+    "pem_public",
     "authorized_keys",
     "netrc",
     "pgpass",
@@ -2503,11 +2508,10 @@ def make_paths(rng: random.Random) -> dict[str, list[str]]:
         "deploy/certs/server.key",
         "keys/jwt-signing.key",
         "home/bob/.ssh/id_rsa",
-        "deploy/certs/ca.pem",
-        "keys/public.pem",
-        "docs/keys/service.pub.pem",
     ]:
         add("pem", p)
+    for p in ["deploy/certs/ca.pem", "keys/public.pem", "docs/keys/service.pub.pem"]:
+        add("pem_public", p)
     return paths
 
 
@@ -2532,13 +2536,30 @@ def choose_slot(rng: random.Random, slots: list[Slot], used: list[str]) -> Slot:
     return rng.choice([s for s in fresh if len(s.marks) <= fewest + 1])
 
 
+# The file where a kind most typically lives gets one of its plantings in every corpus.
+TYPICAL_FORMAT = {
+    "rsa-private-key": "pem",
+    "openssh-private-key": "pem",
+    "ec-private-key": "pem",
+    "npm-token": "npmrc",
+    "pypi-token": "pypirc",
+    "aws-access-key-id": "aws_credentials",
+    "public-key-pem": "pem_public",
+    "certificate-pem": "pem_public",
+    "ssh-public-key": "authorized_keys",
+}
+
+
 def choose_formats(rng: random.Random, kind: Kind) -> list[str]:
     """Formats for each planting of `kind`: distinct while the kind allows enough of them."""
     n = rng.randint(*kind.count)
-    formats = list(kind.formats)
+    typical = TYPICAL_FORMAT.get(kind.name)
+    formats = [f for f in kind.formats if f != typical]
+    first = [typical] if typical else []
+    n -= len(first)
     if len(formats) >= n:
-        return rng.sample(formats, n)
-    return [formats[i % len(formats)] for i in range(n)]
+        return first + rng.sample(formats, n)
+    return first + [formats[i % len(formats)] for i in range(n)]
 
 
 def flatten(marks: Sequence[Mark]) -> list[Mark]:

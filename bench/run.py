@@ -342,7 +342,8 @@ def tool_version(tool: Tool, env: dict[str, str]) -> str:
         return f"unavailable ({exc.__class__.__name__})"
     text = (res.stdout or res.stderr).strip().splitlines()
     if res.returncode == 0 and text:
-        return text[0].strip()
+        first = text[0].strip()  # "kingfisher 2.14.0" -> "2.14.0"
+        return first.removeprefix(tool.name).strip() or first
     try:
         return importlib.metadata.version(tool.name) + " (package metadata)"
     except importlib.metadata.PackageNotFoundError:
@@ -550,7 +551,8 @@ class ToolResult:
     version: str
     runs: list[Measurement] = field(default_factory=list)
     error: str | None = None
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # from the last timed run
+    run_findings: list[int] = field(default_factory=list)  # finding count of each timed run
     scanned: int | None = None
 
     @property
@@ -591,16 +593,17 @@ def run_once(
 
 
 def failure(tool: Tool, m: Measurement, out: Path, stderr: Path) -> str | None:
+    """Why a run does not count (None when it does), with the last line of its stderr."""
     if m.timed_out:
-        return f"timed out after {m.wall_s:.0f} s"
-    if m.returncode not in tool.ok_codes:
-        tail = (
-            stderr.read_text(errors="replace").strip().splitlines()[-1:] if stderr.exists() else []
-        )
-        return f"exit {m.returncode}" + (f": {tail[0][:160]}" if tail else "")
-    if not out.exists() or out.stat().st_size == 0:
-        return "no JSON output"
-    return None
+        reason = f"timed out after {m.wall_s:.0f} s"
+    elif m.returncode not in tool.ok_codes:
+        reason = f"exit {m.returncode}"
+    elif not out.exists() or out.stat().st_size == 0:
+        reason = f"exit {m.returncode}, no JSON output"
+    else:
+        return None
+    tail = stderr.read_text(errors="replace").strip().splitlines()[-1:] if stderr.exists() else []
+    return reason + (f": {tail[0][:160]}" if tail else "")
 
 
 def bench_tree(
@@ -625,6 +628,11 @@ def bench_tree(
             res.error = f"cannot run: {exc}"
         else:
             res.error = failure(tool, m, out, stderr)
+            if not res.error:  # fail fast on output the parser cannot read
+                try:
+                    tool.parse(out, tree.root, tree.root if tool.cwd_is_tree else outdir)
+                except (ValueError, KeyError, TypeError) as exc:
+                    res.error = f"unparseable output: {exc.__class__.__name__}: {exc}"
         print(
             f"  {tool.name:15s} {'ERROR ' + res.error if res.error else f'{m.wall_s:.2f} s'}",
             flush=True,
@@ -639,9 +647,21 @@ def bench_tree(
                 continue
             m, out, stderr = run_once(tool, tree, outdir, env, timeout_s)
             res.error = failure(tool, m, out, stderr)
+            if res.error:
+                res.error = f"timed run {i + 1}/{repeat}: {res.error}"
             res.runs.append(m)
+            if not res.error:
+                try:
+                    res.findings = tool.parse(
+                        out, tree.root, tree.root if tool.cwd_is_tree else outdir
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
+                    res.error = f"unparseable output: {exc.__class__.__name__}: {exc}"
+                else:
+                    res.run_findings.append(len(res.findings))
             print(
-                f"  {tool.name:15s} {m.wall_s:8.2f} s  {m.peak_rss_bytes / MIB:8.1f} MiB",
+                f"  {tool.name:15s} {m.wall_s:8.2f} s  {m.peak_rss_bytes / MIB:8.1f} MiB"
+                f"  {res.error or f'{len(res.findings)} findings'}",
                 flush=True,
             )
 
@@ -649,12 +669,9 @@ def bench_tree(
         res = results[tool.name]
         if res.error:
             continue
+        if len(set(res.run_findings)) > 1:
+            print(f"  WARNING: {tool.name} finding counts differ between runs: {res.run_findings}")
         out = outdir / f"{tool.name}.json"
-        try:
-            res.findings = tool.parse(out, tree.root, tree.root if tool.cwd_is_tree else outdir)
-        except (ValueError, KeyError, TypeError) as exc:
-            res.error = f"unparseable output: {exc.__class__.__name__}: {exc}"
-            continue
         res.scanned = scanned_bytes(tool, out, outdir / f"{tool.name}.stderr", tree, env)
     return [results[t.name] for t in tools]
 
@@ -752,6 +769,7 @@ def write_details(
                 }
                 for r in res.runs
             ],
+            "findings_per_run": res.run_findings,
             "bytes_scanned": res.scanned,
         }
         if not res.error:

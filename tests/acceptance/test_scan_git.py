@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import github_token, run_cli
 
 DELETED = github_token(31)
