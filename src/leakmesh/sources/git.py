@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 from leakmesh.engine.finding import CommitInfo
 
@@ -206,6 +207,14 @@ class BlobContent:
     missing: bool = False
 
 
+def _discard(stream: IO[bytes], count: int) -> None:
+    while count > 0:
+        chunk = stream.read(min(count, _READ_CHUNK))
+        if not chunk:
+            raise GitError("git cat-file stopped unexpectedly")
+        count -= len(chunk)
+
+
 class BlobReader:
     """Reads blobs through one ``git cat-file --batch-command --buffer`` process."""
 
@@ -232,25 +241,26 @@ class BlobReader:
             return parts[0], "missing", 0
         return parts[0], parts[1], int(parts[2])
 
-    def read(self, blob_ids: list[str], *, max_bytes: int) -> list[BlobContent]:
-        """Contents of the blobs no larger than `max_bytes`; sizes of the others."""
+    def read(self, blob_ids: list[str], *, max_bytes: int) -> Iterator[BlobContent]:
+        """Contents of the blobs no larger than `max_bytes` (sizes of the others), as
+        git produces them: git decompresses the next blobs while the caller works."""
         if not blob_ids:
-            return []
-        self._command("info", blob_ids)
-        infos = [self._header() for _ in blob_ids]
-        wanted = [oid for oid, kind, size in infos if kind == "blob" and size <= max_bytes]
-        contents: dict[str, bytes] = {}
-        if wanted:
-            self._command("contents", wanted)
-            assert self._process.stdout is not None
-            for _ in wanted:
-                oid, _kind, size = self._header()
-                contents[oid] = self._process.stdout.read(size)
-                self._process.stdout.read(1)
-        return [
-            BlobContent(oid, contents.get(oid), size, missing=kind != "blob")
-            for oid, kind, size in infos
-        ]
+            return
+        self._command("contents", blob_ids)
+        stdout = self._process.stdout
+        assert stdout is not None
+        for _ in blob_ids:
+            oid, kind, size = self._header()
+            if kind == "missing":
+                yield BlobContent(oid, None, 0, missing=True)
+                continue
+            if size > max_bytes or kind != "blob":
+                _discard(stdout, size + 1)
+                yield BlobContent(oid, None, size, missing=kind != "blob")
+                continue
+            data = stdout.read(size)
+            stdout.read(1)
+            yield BlobContent(oid, data, size)
 
     def close(self) -> None:
         if self._process.stdin is not None:
