@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re._constants as c  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -45,6 +46,19 @@ def _product(left: Exact, right: Exact) -> Exact | None:
     return frozenset(a + b for a in left for b in right)
 
 
+def _union(
+    branches: list[Any], of: Callable[[list[tuple[Any, Any]]], frozenset[bytes] | None]
+) -> frozenset[bytes] | None:
+    """Alternation: every branch must yield a set; the result is their union."""
+    union: set[bytes] = set()
+    for branch in branches:
+        part = of(list(branch))
+        if not part:
+            return None
+        union |= part
+    return frozenset(union) if len(union) <= _MAX_ALTERNATIVES else None
+
+
 def _exact_sequence(items: list[tuple[Any, Any]]) -> Exact | None:
     current: Exact = frozenset({b""})
     for op, arg in items:
@@ -66,13 +80,7 @@ def _exact(op: Any, arg: Any) -> Exact | None:
     if op is c.SUBPATTERN:
         return _exact_sequence(list(arg[-1]))
     if op is c.BRANCH:
-        union: set[bytes] = set()
-        for branch in arg[1]:
-            exact = _exact_sequence(list(branch))
-            if exact is None:
-                return None
-            union |= exact
-        return frozenset(union) if len(union) <= _MAX_ALTERNATIVES else None
+        return _union(arg[1], _exact_sequence)
     if op is c.IN:
         if not all(item_op is c.LITERAL and value < 256 for item_op, value in arg):
             return None
@@ -132,13 +140,7 @@ def _required(op: Any, arg: Any) -> Requirement:
     if op is c.SUBPATTERN:
         return _sequence(list(arg[-1]))
     if op is c.BRANCH:
-        alternatives: set[bytes] = set()
-        for branch in arg[1]:
-            req = _sequence(list(branch))
-            if not req:
-                return None
-            alternatives |= req
-        return frozenset(alternatives) if len(alternatives) <= _MAX_ALTERNATIVES else None
+        return _union(arg[1], _sequence)
     return None
 
 
