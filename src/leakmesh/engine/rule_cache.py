@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
+from importlib import resources
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,15 @@ def _decode(raw: dict[str, Any]) -> Rule:
     )
 
 
+_DERIVING_MODULES = ("rules.py", "anchors.py")
+"""The code that derives cached fields (width, anchors): a change to it is a new key."""
+
+
 def sources_key(files: Sequence[tuple[str, bytes]]) -> str:
     hasher = blake3.blake3(f"{_FORMAT}\0{__version__}".encode())
+    engine = resources.files("leakmesh.engine")
+    for module in _DERIVING_MODULES:
+        hasher.update((engine / module).read_bytes())
     for name, data in files:
         hasher.update(b"\0" + name.encode() + b"\0")
         hasher.update(data)
