@@ -11,8 +11,8 @@ import contextlib
 import json
 import os
 import tempfile
-from importlib import resources
 from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
