@@ -71,9 +71,9 @@ def test_builtin_rules_are_many_bounded_and_anchored(builtin_rules: Ruleset) -> 
 
 
 def test_rules_check_passes_on_the_builtin_rules(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    os.environ.setdefault("LEAKMESH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LEAKMESH_CACHE_DIR", str(tmp_path))
     args = argparse.Namespace(rules_file=None, decode_depth=None, anchor_mode=None)
     code = run_check(args)
     out = capsys.readouterr().out
