@@ -1,0 +1,1 @@
+"""Datastores (SPEC §5): findings, the done-ledger and the git frontier."""

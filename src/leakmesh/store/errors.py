@@ -1,0 +1,16 @@
+"""Store errors: driver errors are translated into these at the boundary, with
+DSNs redacted."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """A datastore operation failed; the message is one line with no secrets."""
+
+
+class SchemaError(StoreError):
+    """The schema is missing, behind, ahead, or its recorded checksums differ."""
+
+
+class StoreUnavailable(StoreError):
+    """The datastore cannot be reached."""

@@ -1,0 +1,102 @@
+"""Value objects the stores exchange. No raw secret ever appears here: a finding is
+its keyed fingerprint, its rule and a redacted preview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class LedgerStatus(int, Enum):
+    """Outcome of scanning one object under one policy; it only moves upward."""
+
+    FAILED_RETRYABLE = 1
+    FAILED_PERMANENT = 2
+    SKIPPED = 3
+    SCANNED_CLEAN = 4
+    SCANNED_WITH_FINDINGS = 5
+
+    @property
+    def final(self) -> bool:
+        """Done: a rescan under the same policy can skip the object."""
+        return self is not LedgerStatus.FAILED_RETRYABLE
+
+
+class TriageStatus(str, Enum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrenceRecord:
+    """One finding at one place: an object, a byte span, a path and (history) a commit."""
+
+    tenant: str
+    fingerprint: str
+    rule_id: str
+    rule_name: str
+    confidence: str
+    preview: str
+    repo: str
+    object_id: str
+    start: int
+    end: int
+    path: str
+    line: int
+    column: int
+    commit: str = ""
+    author_name: str = ""
+    author_email: str = ""
+    commit_date: str = ""
+    decoded: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationContext:
+    """Which run saw the occurrences, under which policy and fence."""
+
+    run_id: int
+    policy_hash: str
+    fence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    tenant: str
+    fingerprint: str
+    rule_id: str
+    rule_name: str
+    confidence: str
+    preview: str
+    status: TriageStatus
+    first_seen: str
+    last_seen: str
+    occurrences: int
+
+
+@dataclass(frozen=True, slots=True)
+class TriageEvent:
+    tenant: str
+    fingerprint: str
+    status: TriageStatus
+    note: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingQuery:
+    tenant: str
+    status: TriageStatus | None = None
+    rule_id: str | None = None
+    repo: str | None = None
+    run_id: int | None = None
+    limit: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    findings: int
+    occurrences: int
+    observations: int
