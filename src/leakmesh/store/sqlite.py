@@ -3,6 +3,7 @@ from the event loop's thread: local calls are fast enough not to need a pool."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,12 +29,10 @@ from leakmesh.store.models import (
     TriageStatus,
     UpsertCounts,
 )
+from leakmesh.store.queries import load_queries
 
 DIALECT = "sqlite"
-LOOKUP_CHUNK = 500
-"""Ids per IN (...) query; SQLite limits bound parameters."""
-
-_OCCURRENCE_KEY = "tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id"
+Q = load_queries(DIALECT)
 
 
 class SqliteDatastore:
@@ -78,14 +77,10 @@ class SqliteDatastore:
             raise
 
     def _applied(self) -> list[AppliedMigration]:
-        exists = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
-        ).fetchone()
+        exists = self._db.execute(Q["table_exists"], (MIGRATIONS_TABLE,)).fetchone()
         if not exists:
             return []
-        rows = self._db.execute(
-            f"SELECT version, name, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"
-        )
+        rows = self._db.execute(Q["applied_migrations"])
         return [AppliedMigration(int(v), str(n), str(c)) for v, n, c in rows]
 
     async def status(self) -> SchemaStatus:
@@ -99,14 +94,11 @@ class SqliteDatastore:
         applied = []
         for migration in status.pending:
             with self._transaction() as cursor:
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
-                )
+                cursor.execute(Q["create_migrations_table"])
                 for statement in _statements(migration.sql):
                     cursor.execute(statement)
                 cursor.execute(
-                    f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?, ?, ?)",
+                    Q["record_migration"],
                     (migration.version, migration.name, migration.checksum, now()),
                 )
             applied.append(migration.version)
@@ -114,15 +106,12 @@ class SqliteDatastore:
 
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         with self._transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO runs (tenant, policy_hash, source, target, started_at) VALUES (?, ?, ?, ?, ?)",
-                (tenant, policy_hash, source, target, now()),
-            )
+            cursor.execute(Q["start_run"], (tenant, policy_hash, source, target, now()))
             return int(cursor.lastrowid or 0)
 
     async def finish_run(self, run_id: int) -> None:
         with self._transaction() as cursor:
-            cursor.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (now(), run_id))
+            cursor.execute(Q["finish_run"], (now(), run_id))
             if cursor.rowcount != 1:
                 raise StoreError(f"unknown run {run_id}")
 
@@ -130,10 +119,13 @@ class SqliteDatastore:
         self, occurrences: Sequence[OccurrenceRecord], context: ObservationContext
     ) -> UpsertCounts:
         stamp = now()
+        keys = [
+            (o.tenant, o.fingerprint, o.repo, o.object_id, o.start, o.end, o.path, o.commit)
+            for o in occurrences
+        ]
         with self._transaction() as cursor:
             cursor.executemany(
-                "INSERT OR IGNORE INTO findings (tenant, fingerprint, rule_id, rule_name, confidence, "
-                "preview, status, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                Q["insert_finding"],
                 [
                     (
                         o.tenant,
@@ -150,22 +142,13 @@ class SqliteDatastore:
             )
             new_findings = cursor.rowcount
             cursor.executemany(
-                "UPDATE findings SET last_seen = ? WHERE tenant = ? AND fingerprint = ?",
-                [(stamp, o.tenant, o.fingerprint) for o in occurrences],
+                Q["touch_finding"], [(stamp, o.tenant, o.fingerprint) for o in occurrences]
             )
             cursor.executemany(
-                f"INSERT OR IGNORE INTO occurrences ({_OCCURRENCE_KEY}, line, col, author_name, "
-                "author_email, commit_date, decoded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                Q["insert_occurrence"],
                 [
                     (
-                        o.tenant,
-                        o.fingerprint,
-                        o.repo,
-                        o.object_id,
-                        o.start,
-                        o.end,
-                        o.path,
-                        o.commit,
+                        *key,
                         o.line,
                         o.column,
                         o.author_name,
@@ -173,56 +156,29 @@ class SqliteDatastore:
                         o.commit_date,
                         o.decoded,
                     )
-                    for o in occurrences
+                    for key, o in zip(keys, occurrences, strict=True)
                 ],
             )
             new_occurrences = cursor.rowcount
-            ids = [
-                cursor.execute(
-                    f"SELECT id FROM occurrences WHERE ({_OCCURRENCE_KEY}) = (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        o.tenant,
-                        o.fingerprint,
-                        o.repo,
-                        o.object_id,
-                        o.start,
-                        o.end,
-                        o.path,
-                        o.commit,
-                    ),
-                ).fetchone()[0]
-                for o in occurrences
-            ]
+            ids = [cursor.execute(Q["occurrence_id"], key).fetchone()[0] for key in keys]
             cursor.executemany(
-                "INSERT OR IGNORE INTO observations VALUES (?, ?, ?, ?, ?)",
+                Q["insert_observation"],
                 [(oid, context.run_id, context.policy_hash, context.fence, stamp) for oid in ids],
             )
             new_observations = cursor.rowcount
         return UpsertCounts(max(new_findings, 0), max(new_occurrences, 0), max(new_observations, 0))
 
     async def list_findings(self, query: FindingQuery) -> list[StoredFinding]:
-        where = ["o.tenant = ?"]
-        params: list[object] = [query.tenant]
-        if query.status is not None:
-            where.append("f.status = ?")
-            params.append(query.status.value)
-        if query.rule_id is not None:
-            where.append("f.rule_id = ?")
-            params.append(query.rule_id)
-        if query.repo is not None:
-            where.append("o.repo = ?")
-            params.append(query.repo)
-        if query.run_id is not None:
-            where.append("o.id IN (SELECT occurrence_id FROM observations WHERE run_id = ?)")
-            params.append(query.run_id)
-        params.append(query.limit)
         rows = self._db.execute(
-            "SELECT f.tenant, f.fingerprint, f.rule_id, f.rule_name, f.confidence, f.preview, f.status, "
-            "f.first_seen, f.last_seen, COUNT(o.id) FROM findings f JOIN occurrences o "
-            "ON o.tenant = f.tenant AND o.fingerprint = f.fingerprint "
-            f"WHERE {' AND '.join(where)} GROUP BY f.tenant, f.fingerprint "
-            "ORDER BY f.tenant, f.fingerprint LIMIT ?",
-            params,
+            Q["list_findings"],
+            {
+                "tenant": query.tenant,
+                "status": query.status.value if query.status is not None else None,
+                "rule_id": query.rule_id,
+                "repo": query.repo,
+                "run_id": query.run_id,
+                "limit": query.limit,
+            },
         )
         return [
             StoredFinding(
@@ -232,37 +188,22 @@ class SqliteDatastore:
         ]
 
     async def occurrences(self, tenant: str, fingerprint: str) -> list[OccurrenceRecord]:
-        rows = self._db.execute(
-            "SELECT o.tenant, o.fingerprint, f.rule_id, f.rule_name, f.confidence, f.preview, o.repo, "
-            "o.object_id, o.start_offset, o.end_offset, o.path, o.line, o.col, o.commit_id, "
-            "o.author_name, o.author_email, o.commit_date, o.decoded FROM occurrences o JOIN findings f "
-            "ON o.tenant = f.tenant AND o.fingerprint = f.fingerprint "
-            "WHERE o.tenant = ? AND o.fingerprint = ? ORDER BY o.repo, o.path, o.line, o.col, o.commit_id",
-            (tenant, fingerprint),
-        )
+        rows = self._db.execute(Q["occurrences"], (tenant, fingerprint))
         return [OccurrenceRecord(*row) for row in rows]
 
     async def triage(
         self, tenant: str, fingerprint: str, status: TriageStatus, *, note: str = ""
     ) -> None:
         with self._transaction() as cursor:
-            cursor.execute(
-                "UPDATE findings SET status = ? WHERE tenant = ? AND fingerprint = ?",
-                (status.value, tenant, fingerprint),
-            )
+            cursor.execute(Q["set_status"], (status.value, tenant, fingerprint))
             if cursor.rowcount != 1:
                 raise StoreError(f"no finding with fingerprint {fingerprint}")
             cursor.execute(
-                "INSERT INTO triage_events (tenant, fingerprint, status, note, at) VALUES (?, ?, ?, ?, ?)",
-                (tenant, fingerprint, status.value, note, now()),
+                Q["insert_triage_event"], (tenant, fingerprint, status.value, note, now())
             )
 
     async def triage_history(self, tenant: str, fingerprint: str) -> list[TriageEvent]:
-        rows = self._db.execute(
-            "SELECT tenant, fingerprint, status, note, at FROM triage_events "
-            "WHERE tenant = ? AND fingerprint = ? ORDER BY id",
-            (tenant, fingerprint),
-        )
+        rows = self._db.execute(Q["triage_history"], (tenant, fingerprint))
         return [TriageEvent(t, fp, TriageStatus(s), note, at) for t, fp, s, note, at in rows]
 
     async def mark(
@@ -271,10 +212,7 @@ class SqliteDatastore:
         stamp = now()
         with self._transaction() as cursor:
             cursor.executemany(
-                "INSERT INTO done_ledger VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (tenant, policy_hash, object_id) DO UPDATE SET "
-                "status = excluded.status, updated_at = excluded.updated_at "
-                "WHERE excluded.status > done_ledger.status",
+                Q["mark_ledger"],
                 [
                     (tenant, policy_hash, oid, int(status), stamp)
                     for oid, status in statuses.items()
@@ -284,30 +222,20 @@ class SqliteDatastore:
     async def lookup(
         self, tenant: str, policy_hash: str, object_ids: Sequence[str]
     ) -> dict[str, LedgerStatus]:
-        found: dict[str, LedgerStatus] = {}
-        for start in range(0, len(object_ids), LOOKUP_CHUNK):
-            chunk = list(object_ids[start : start + LOOKUP_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                "SELECT object_id, status FROM done_ledger WHERE tenant = ? AND policy_hash = ? "
-                f"AND object_id IN ({marks})",
-                [tenant, policy_hash, *chunk],
-            )
-            found.update((oid, LedgerStatus(status)) for oid, status in rows)
-        return found
+        rows = self._db.execute(
+            Q["lookup_ledger"], (tenant, policy_hash, json.dumps(list(object_ids)))
+        )
+        return {str(oid): LedgerStatus(status) for oid, status in rows}
 
     async def tips(self, tenant: str, repo: str) -> dict[str, str]:
-        rows = self._db.execute(
-            "SELECT ref, tip FROM git_frontier WHERE tenant = ? AND repo = ?", (tenant, repo)
-        )
+        rows = self._db.execute(Q["frontier_tips"], (tenant, repo))
         return {str(ref): str(tip) for ref, tip in rows}
 
     async def advance(self, tenant: str, repo: str, tips: Mapping[str, str]) -> None:
         stamp = now()
         with self._transaction() as cursor:
             cursor.executemany(
-                "INSERT INTO git_frontier VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, repo, ref) "
-                "DO UPDATE SET tip = excluded.tip, updated_at = excluded.updated_at",
+                Q["advance_frontier"],
                 [(tenant, repo, ref, tip, stamp) for ref, tip in tips.items()],
             )
 
