@@ -42,6 +42,28 @@ TENANT_KEY = Option(
 )
 
 
+STORE = Option[str | None]("--store", "LEAKMESH_STORE", str, None, secret=True)
+SCHEMA_POLICY = Option(
+    "--schema-policy", "LEAKMESH_SCHEMA_POLICY", choice("validate", "dev-auto-migrate"), "validate"
+)
+TENANT_ID = Option("LEAKMESH_TENANT_ID", "LEAKMESH_TENANT_ID", hex_key(32), b"\x00" * 32)
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="DSN",
+        help="datastore: sqlite:///path.db (created when missing) or postgresql://… — findings, "
+        "done-ledger and git frontier persist and rescans skip what was scanned [LEAKMESH_STORE]",
+    )
+    parser.add_argument(
+        "--schema-policy",
+        metavar="POLICY",
+        help="validate (default: fail when the schema is missing, behind or altered) or "
+        "dev-auto-migrate [LEAKMESH_SCHEMA_POLICY]",
+    )
+
+
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules-file",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -15,8 +16,12 @@ from leakmesh.cli import formats, sarif
 from leakmesh.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
+    SCHEMA_POLICY,
+    STORE,
+    TENANT_ID,
     UsageError,
     add_engine_options,
+    add_store_options,
     build_engine,
     resolve_engine_settings,
 )
@@ -26,8 +31,9 @@ from leakmesh.cli.settings import ConfigError, Option, byte_size, choice, int_in
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.rules import Confidence
 from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.local_store import StoreTarget, scan_with_store
 from leakmesh.runtime.pool import PoolOptions
-from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.suppression import Baseline, BaselineError, load_baseline
@@ -36,7 +42,11 @@ from leakmesh.sources.filesystem import (
     IGNORE_FILE_NAME,
     FsSourceOptions,
 )
-from leakmesh.sources.git import GitError, HistoryOptions, open_repository
+from leakmesh.sources.git import GitError, HistoryOptions, open_repository, ref_tips
+from leakmesh.store.dsn import redact
+from leakmesh.store.errors import StoreError
+from leakmesh.store.factory import open_datastore
+from leakmesh.store.migrate import MigrationPolicy
 
 SOURCES = ("fs", "git")
 MAX_JOBS = 1024
@@ -160,6 +170,7 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
         metavar="WHEN",
         help="progress bar on stderr: auto (default: when a terminal), always, never [LEAKMESH_PROGRESS]",
     )
+    add_store_options(parser)
     add_engine_options(parser)
 
 
@@ -177,6 +188,9 @@ class ScanSettings:
     history: HistoryOptions
     staged: bool
     baseline: Baseline
+    store: str | None
+    schema_policy: MigrationPolicy
+    tenant: str
 
 
 def parse_target(target: list[str], environ: Mapping[str, str]) -> tuple[str, str]:
@@ -237,6 +251,11 @@ def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) 
         history=_history_options(args, environ, source),
         staged=STAGED.resolve(getattr(args, "staged", None), environ),
         baseline=baseline,
+        store=STORE.resolve(getattr(args, "store", None), environ),
+        schema_policy=MigrationPolicy(
+            SCHEMA_POLICY.resolve(getattr(args, "schema_policy", None), environ)
+        ),
+        tenant=TENANT_ID.resolve(None, environ).hex(),
     )
 
 
@@ -285,34 +304,86 @@ def execute_scan(
     show_progress = settings.progress == "always" or (
         settings.progress == "auto" and sys.stderr.isatty()
     )
+    # The frontier: ref tips a previous history scan covered (filled from the store).
+    scanned_tips: dict[str, str] = {}
     with Progress(enabled=show_progress) as progress:
-        if settings.source == "fs":
-            result = scan_fs(
-                settings.path,
-                engine=engine,
-                options=LocalScanOptions(pool=settings.pool, source=settings.content),
-                on_findings=emit,
-                on_progress=progress.update,
-            )
-        else:
-            try:
+        try:
+            if settings.source == "fs":
+                target_repo = str(settings.path.resolve())
+
+                def scan(already_done: AlreadyDone | None) -> ScanResult:
+                    return scan_fs(
+                        settings.path,
+                        engine=engine,
+                        options=LocalScanOptions(pool=settings.pool, source=settings.content),
+                        on_findings=emit,
+                        on_progress=progress.update,
+                        already_done=already_done,
+                    )
+
+                tips: dict[str, str] | None = None
+            else:
                 repo = open_repository(settings.path)
-                options = GitScanOptions(
-                    pool=settings.pool, history=settings.history, content=settings.content
-                )
-                scan = scan_staged if settings.staged else scan_git
-                result = scan(
-                    repo,
-                    engine=engine,
-                    options=options,
-                    on_findings=emit,
-                    on_progress=progress.update,
-                )
-            except GitError as exc:
-                raise ConfigError(str(exc)) from None
+                target_repo = str(repo.git_dir.resolve())
+                whole_history = settings.history == HistoryOptions() and not settings.staged
+                tips = ref_tips(repo) if whole_history and settings.store else None
+
+                def scan(already_done: AlreadyDone | None) -> ScanResult:
+                    history = settings.history
+                    if already_done is not None and tips is not None:
+                        history = replace(history, exclude=tuple(scanned_tips.values()))
+                    options = GitScanOptions(
+                        pool=settings.pool, history=history, content=settings.content
+                    )
+                    run = scan_staged if settings.staged else scan_git
+                    return run(
+                        repo,
+                        engine=engine,
+                        options=options,
+                        on_findings=emit,
+                        on_progress=progress.update,
+                        already_done=already_done,
+                    )
+
+            if settings.store is None:
+                result = scan(None)
+            else:
+                policy = engine.policy_hash(settings.content.policy_options())
+                target = StoreTarget(settings.tenant, settings.source, target_repo, policy)
+                result = asyncio.run(_scan_with_store(settings, target, scan, tips, scanned_tips))
+        except GitError as exc:
+            raise ConfigError(str(exc)) from None
+        except StoreError as exc:
+            raise ConfigError(str(exc)) from None
     kept = [f for f in result.findings if keep(f)]
     result = replace(result, findings=kept, suppressed=len(result.findings) - len(kept))
     result.stats.findings_emitted = len(kept)
+    return result
+
+
+async def _scan_with_store(
+    settings: ScanSettings,
+    target: StoreTarget,
+    scan: Callable[[AlreadyDone | None], ScanResult],
+    tips: dict[str, str] | None,
+    scanned_tips: dict[str, str],
+) -> ScanResult:
+    assert settings.store is not None
+    store = await open_datastore(settings.store, policy=settings.schema_policy)
+    try:
+        if tips is not None:
+            scanned_tips.update(await store.tips(target.tenant, target.frontier_key))
+        result, counts = await scan_with_store(store, target, scan, frontier_tips=tips)
+    finally:
+        await store.close()
+    log_event(
+        "store.persisted",
+        store=redact(settings.store),
+        findings_new=counts.findings,
+        occurrences_new=counts.occurrences,
+        observations_new=counts.observations,
+        ledger_marked=len(result.outcomes),
+    )
     return result
 
 

@@ -19,6 +19,7 @@ import blake3
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.scanner import BufferScanner, Engine
 from leakmesh.sources.items import Item, Skipped
+from leakmesh.store.models import LedgerStatus
 
 B = TypeVar("B")
 
@@ -46,6 +47,8 @@ class BatchResult:
     bytes: int = 0
     objects: int = 0
     """Top-level objects (files, blobs) handled in the batch."""
+    outcomes: dict[str, LedgerStatus] = field(default_factory=dict)
+    """Top-level object id → how its scan ended, for the done-ledger."""
 
 
 class WorkerState(threading.local):
@@ -78,6 +81,22 @@ def worker_scanner() -> BufferScanner:
 
 def content_id(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()
+
+
+def outcome(result: BatchResult) -> LedgerStatus:
+    """How one object's scan ended, from the result of scanning only that object."""
+    if result.findings:
+        return LedgerStatus.SCANNED_WITH_FINDINGS
+    if result.items:
+        return LedgerStatus.SCANNED_CLEAN
+    return LedgerStatus.SKIPPED
+
+
+def merge(into: BatchResult, part: BatchResult) -> None:
+    into.findings.extend(part.findings)
+    into.skipped.extend(part.skipped)
+    into.items += part.items
+    into.bytes += part.bytes
 
 
 def scan_items(

@@ -14,10 +14,20 @@ from pathlib import Path
 
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.scanner import Engine
-from leakmesh.runtime.pool import BatchResult, PoolOptions, run_batches, scan_items, worker_scanner
+from leakmesh.runtime.pool import (
+    BatchResult,
+    PoolOptions,
+    content_id,
+    merge,
+    outcome,
+    run_batches,
+    scan_items,
+    worker_scanner,
+)
 from leakmesh.runtime.stats import ScanResult, ScanStats, finding_sort_key
-from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, read_entry, walk
-from leakmesh.sources.items import Skipped
+from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, classify, read_file, walk
+from leakmesh.sources.items import Skipped, SkipReason
+from leakmesh.store.models import LedgerStatus
 
 MIB = 1024 * 1024
 
@@ -34,18 +44,62 @@ class LocalScanOptions:
     source: FsSourceOptions = field(default_factory=FsSourceOptions)
 
 
+AlreadyDone = Callable[[list[str]], set[str]]
+"""Given object ids, the ones the done-ledger already holds for this policy."""
+
+
 def _scan_batch(entries: list[FileEntry], options: FsSourceOptions) -> BatchResult:
     result = BatchResult(objects=len(entries))
-    items = (item for entry in entries for item in read_entry(entry, options))
-    scan_items(items, worker_scanner(), result)
+    scanner = worker_scanner()
+    for entry in entries:
+        data = read_file(entry, options)
+        if isinstance(data, Skipped):
+            result.skipped.append(data)
+            continue
+        part = BatchResult()
+        scan_items(classify(entry.key, data, options), scanner, part)
+        result.outcomes[content_id(data)] = outcome(part)
+        merge(result, part)
     return result
 
 
+def _not_done(
+    batch: list[FileEntry],
+    options: FsSourceOptions,
+    already_done: AlreadyDone,
+    skipped: list[Skipped],
+) -> list[FileEntry]:
+    """Drop files whose content the ledger already holds (read and hashed here;
+    the worker's second read comes from the page cache)."""
+    ids: dict[str, str] = {}
+    for entry in batch:
+        data = read_file(entry, options)
+        if not isinstance(data, Skipped):
+            ids[entry.key] = content_id(data)
+    done = already_done(list(ids.values()))
+    kept = []
+    for entry in batch:
+        if entry.key in ids and ids[entry.key] in done:
+            skipped.append(Skipped(entry.key, SkipReason.ALREADY_SCANNED))
+        else:
+            kept.append(entry)
+    return kept
+
+
 def _batches(
-    entries: Iterable[FileEntry | Skipped], options: LocalScanOptions, skipped: list[Skipped]
+    entries: Iterable[FileEntry | Skipped],
+    options: LocalScanOptions,
+    skipped: list[Skipped],
+    already_done: AlreadyDone | None,
 ) -> Iterator[list[FileEntry]]:
     batch: list[FileEntry] = []
     size = 0
+
+    def ready(batch: list[FileEntry]) -> list[FileEntry]:
+        if already_done is None:
+            return batch
+        return _not_done(batch, options.source, already_done, skipped)
+
     for entry in entries:
         if isinstance(entry, Skipped):
             skipped.append(entry)
@@ -53,10 +107,11 @@ def _batches(
         batch.append(entry)
         size += entry.size
         if len(batch) >= options.batch_files or size >= options.batch_bytes:
-            yield batch
+            if kept := ready(batch):
+                yield kept
             batch, size = [], 0
-    if batch:
-        yield batch
+    if batch and (kept := ready(batch)):
+        yield kept
 
 
 class Collector:
@@ -69,6 +124,7 @@ class Collector:
         self.stats = ScanStats()
         self.skipped: list[Skipped] = []
         self.findings: list[Finding] = []
+        self.outcomes: dict[str, LedgerStatus] = {}
         self._on_findings = on_findings
         self._on_progress = on_progress
         self._objects = 0
@@ -78,6 +134,7 @@ class Collector:
         self.stats.bytes_scanned += result.bytes
         self.skipped.extend(result.skipped)
         self.findings.extend(result.findings)
+        self.outcomes.update(result.outcomes)
         if self._on_findings is not None and result.findings:
             self._on_findings(result.findings)
         self._objects += result.objects
@@ -91,7 +148,11 @@ class Collector:
         self.stats.findings_emitted = len(self.findings)
         self.stats.duration_s = time.perf_counter() - self.started
         return ScanResult(
-            findings=self.findings, stats=self.stats, skipped=self.skipped, policy_hash=policy_hash
+            findings=self.findings,
+            stats=self.stats,
+            skipped=self.skipped,
+            policy_hash=policy_hash,
+            outcomes=self.outcomes,
         )
 
 
@@ -102,10 +163,11 @@ def scan_fs(
     options: LocalScanOptions,
     on_findings: FindingsCallback | None = None,
     on_progress: ProgressCallback | None = None,
+    already_done: AlreadyDone | None = None,
 ) -> ScanResult:
     collector = Collector(on_findings=on_findings, on_progress=on_progress)
     run_batches(
-        _batches(walk(root, options.source), options, collector.skipped),
+        _batches(walk(root, options.source), options, collector.skipped, already_done),
         partial(_scan_batch, options=options.source),
         engine=engine,
         options=options.pool,

@@ -17,12 +17,14 @@ from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.pool import (
     BatchResult,
     PoolOptions,
+    merge,
+    outcome,
     run_batches,
     scan_items,
     state,
     worker_scanner,
 )
-from leakmesh.runtime.scan_fs import Collector, FindingsCallback, ProgressCallback
+from leakmesh.runtime.scan_fs import AlreadyDone, Collector, FindingsCallback, ProgressCallback
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.sources.filesystem import FsSourceOptions, classify, ignored_paths
 from leakmesh.sources.git import (
@@ -74,12 +76,11 @@ def _scan_blobs(refs: list[BlobRef], *, repo: Repository, options: FsSourceOptio
         blob = BatchResult()
         items = classify(ref.path, content.data, options)
         scan_items(items, scanner, blob, object_id=partial(_blob_id, ref.blob_id))
-        result.items += blob.items
-        result.bytes += blob.bytes
-        result.skipped.extend(blob.skipped)
-        result.findings.extend(
+        result.outcomes[ref.blob_id] = outcome(blob)
+        blob.findings = [
             replace(f, location=replace(f.location, commit=ref.commit)) for f in blob.findings
-        )
+        ]
+        merge(result, blob)
     return result
 
 
@@ -87,11 +88,18 @@ class _HistoryBatches:
     """Batches of blob references from the walk, counting commits on the way."""
 
     def __init__(
-        self, walk: Iterable[BlobRef | CommitSeen], size: int, ignored: Callable[[str], bool]
+        self,
+        walk: Iterable[BlobRef | CommitSeen],
+        size: int,
+        ignored: Callable[[str], bool],
+        already_done: AlreadyDone | None,
+        skipped: list[Skipped],
     ) -> None:
         self._walk = walk
         self._size = size
         self._ignored = ignored
+        self._already_done = already_done
+        self._skipped = skipped
         self.commits = 0
         self.blobs = 0
 
@@ -104,10 +112,22 @@ class _HistoryBatches:
             if self._ignored(event.path):
                 continue
             batch.append(event)
-            self.blobs += 1
             if len(batch) >= self._size:
-                yield batch
+                yield from self._ready(batch)
                 batch = []
+        if batch:
+            yield from self._ready(batch)
+
+    def _ready(self, batch: list[BlobRef]) -> Iterator[list[BlobRef]]:
+        if self._already_done is not None:
+            done = self._already_done([ref.blob_id for ref in batch])
+            self._skipped.extend(
+                Skipped(ref.path, SkipReason.ALREADY_SCANNED)
+                for ref in batch
+                if ref.blob_id in done
+            )
+            batch = [ref for ref in batch if ref.blob_id not in done]
+        self.blobs += len(batch)
         if batch:
             yield batch
 
@@ -142,10 +162,17 @@ def scan_git(
     options: GitScanOptions,
     on_findings: FindingsCallback | None = None,
     on_progress: ProgressCallback | None = None,
+    already_done: AlreadyDone | None = None,
 ) -> ScanResult:
     collector = Collector(on_findings=on_findings, on_progress=on_progress)
     ignored = ignored_paths(options.content.ignore_patterns)
-    batches = _HistoryBatches(walk_history(repo, options.history), options.batch_blobs, ignored)
+    batches = _HistoryBatches(
+        walk_history(repo, options.history),
+        options.batch_blobs,
+        ignored,
+        already_done,
+        collector.skipped,
+    )
     _run(repo, batches, engine=engine, options=options, collector=collector)
     collector.stats.commits_walked = batches.commits
     collector.stats.blobs_scanned = batches.blobs
@@ -159,6 +186,7 @@ def scan_staged(
     options: GitScanOptions,
     on_findings: FindingsCallback | None = None,
     on_progress: ProgressCallback | None = None,
+    already_done: AlreadyDone | None = None,
 ) -> ScanResult:
     """What the next commit adds: staged blobs, reporting findings on added lines only
     (a secret already committed earlier does not block every later commit)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from leakmesh.engine.finding import Finding
 from leakmesh.sources.items import Skipped
+from leakmesh.store.models import LedgerStatus
 
 
 @dataclass(slots=True)
@@ -49,6 +50,8 @@ class ScanResult:
     policy_hash: str
     suppressed: int = 0
     """Findings dropped by the baseline."""
+    outcomes: dict[str, LedgerStatus] = field(default_factory=dict)
+    """Top-level object id → how its scan ended (for the done-ledger)."""
 
 
 def finding_sort_key(finding: Finding) -> tuple[str, int, int, str]:

@@ -162,17 +162,23 @@ def classify(key: str, data: bytes, options: FsSourceOptions) -> Iterator[Item |
     yield Item(key, data)
 
 
-def read_entry(entry: FileEntry, options: FsSourceOptions) -> Iterator[Item | Skipped]:
+def read_file(entry: FileEntry, options: FsSourceOptions) -> bytes | Skipped:
+    """The file's bytes, or why it was not read."""
     if entry.size > options.max_file_bytes:
-        yield Skipped(entry.key, SkipReason.TOO_LARGE, f"{entry.size} bytes")
-        return
+        return Skipped(entry.key, SkipReason.TOO_LARGE, f"{entry.size} bytes")
     try:
         with open(entry.path, "rb") as handle:
             data = handle.read(options.max_file_bytes + 1)
     except OSError as exc:
-        yield Skipped(entry.key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
-        return
+        return Skipped(entry.key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
     if len(data) > options.max_file_bytes:
-        yield Skipped(entry.key, SkipReason.TOO_LARGE, "grew past the size budget")
+        return Skipped(entry.key, SkipReason.TOO_LARGE, "grew past the size budget")
+    return data
+
+
+def read_entry(entry: FileEntry, options: FsSourceOptions) -> Iterator[Item | Skipped]:
+    data = read_file(entry, options)
+    if isinstance(data, Skipped):
+        yield data
         return
     yield from classify(entry.key, data, options)

@@ -46,6 +46,8 @@ class HistoryOptions:
     since: str | None = None
     """Only commits not reachable from this revision."""
     max_count: int | None = None
+    exclude: tuple[str, ...] = ()
+    """Commits already scanned (the frontier): their history is not walked again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,36 @@ def _log_command(repo: Repository, options: HistoryOptions) -> list[str]:
     command.append(resolve_revision(repo, options.ref) if options.ref else "--all")
     if options.since:
         command.append("^" + resolve_revision(repo, options.since))
+    command.extend("^" + commit for commit in existing_commits(repo, options.exclude))
     return command
+
+
+def existing_commits(repo: Repository, commits: Iterable[str]) -> list[str]:
+    """The commits of `commits` that the repository still has (a rewritten or
+    pruned frontier tip must not break the walk)."""
+    wanted = list(commits)
+    if not wanted:
+        return []
+    done = subprocess.run(
+        ["git", "-C", str(repo.path), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        input="".join(f"{c}\n" for c in wanted),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line.split()[0] for line in done.stdout.splitlines() if line.endswith(" commit")]
+
+
+def ref_tips(repo: Repository) -> dict[str, str]:
+    """Every ref and the commit it points to (tags peeled)."""
+    listing = _git(
+        repo.path, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)"
+    )
+    tips = {}
+    for line in listing.splitlines():
+        ref, direct, peeled = line.split("\x00")
+        tips[ref] = peeled or direct
+    return tips
 
 
 def _tokens(stream: Iterable[bytes]) -> Iterator[str]:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+DEFAULT_TENANT = "0" * 64
+"""The tenant of a local datastore when LEAKMESH_TENANT_ID is not set."""
+
 
 class LedgerStatus(int, Enum):
     """Outcome of scanning one object under one policy; it only moves upward."""

@@ -44,6 +44,19 @@ class SqliteDatastore:
     async def open(
         cls, path: Path, *, policy: MigrationPolicy = MigrationPolicy.VALIDATE
     ) -> SqliteDatastore:
+        """Open and apply the schema policy: fail closed unless the schema is current."""
+        store = await cls.connect(path)
+        if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
+            await store.migrate()
+        status = await store.status()
+        if not status.ok:
+            await store.close()
+            raise SchemaError(f"SQLite datastore {path}: {status.describe()}")
+        return store
+
+    @classmethod
+    async def connect(cls, path: Path) -> SqliteDatastore:
+        """Open without looking at the schema (for `db status` and `db migrate`)."""
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
@@ -51,14 +64,7 @@ class SqliteDatastore:
             connection.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite datastore {path}: {exc}") from None
-        store = cls(connection, path)
-        if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
-            await store.migrate()
-        status = await store.status()
-        if not status.ok:
-            connection.close()
-            raise SchemaError(f"SQLite datastore {path}: {status.describe()}")
-        return store
+        return cls(connection, path)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:

@@ -1,0 +1,75 @@
+"""`leakmesh db status|migrate|validate --store=DSN`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+from leakmesh.cli.common import EXIT_CLEAN, EXIT_FINDINGS, STORE, UsageError
+from leakmesh.cli.logs import log_event
+from leakmesh.cli.settings import ConfigError
+from leakmesh.store.dsn import parse_dsn, redact
+from leakmesh.store.errors import StoreError
+from leakmesh.store.migrate import SchemaStatus
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("db", help="inspect and migrate a datastore schema")
+    commands = parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    for name, text in (
+        ("status", "show the schema version and pending migrations"),
+        ("migrate", "apply pending migrations (idempotent)"),
+        ("validate", "exit 1 unless the schema is current and its checksums match"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument(
+            "--store", metavar="DSN", help="sqlite:///path.db or postgresql://… [LEAKMESH_STORE]"
+        )
+        command.set_defaults(handler=run, db_action=name)
+
+
+async def _open_raw(dsn: str) -> object:
+    """The datastore without applying the schema policy (status/migrate need to
+    look at a schema that is missing or behind)."""
+    parsed = parse_dsn(dsn)
+    if parsed.kind == "sqlite":
+        from leakmesh.store.sqlite import SqliteDatastore
+
+        return await SqliteDatastore.connect(parsed.path)
+    from leakmesh.store.postgres import (
+        PostgresDatastore,  # type: ignore[import-not-found,unused-ignore]
+    )
+
+    store: object = await PostgresDatastore.connect(parsed.value)
+    return store
+
+
+async def _act(dsn: str, action: str) -> tuple[SchemaStatus, list[int]]:
+    store = await _open_raw(dsn)
+    try:
+        applied: list[int] = []
+        if action == "migrate":
+            applied = await store.migrate()  # type: ignore[attr-defined]
+        status: SchemaStatus = await store.status()  # type: ignore[attr-defined]
+        return status, applied
+    finally:
+        await store.close()  # type: ignore[attr-defined]
+
+
+def run(args: argparse.Namespace) -> int:
+    dsn = STORE.resolve(args.store, os.environ)
+    if dsn is None:
+        raise UsageError("db commands need --store=DSN (or LEAKMESH_STORE)")
+    try:
+        status, applied = asyncio.run(_act(dsn, args.db_action))
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.db_action == "migrate":
+        log_event("db.migrated", store=redact(dsn), applied=",".join(map(str, applied)) or "none")
+    print(status.describe())
+    for migration in status.pending:
+        print(f"  pending: {migration.version:04d} {migration.name}")
+    if args.db_action == "status":
+        return EXIT_CLEAN
+    return EXIT_CLEAN if status.ok else EXIT_FINDINGS

@@ -1,0 +1,117 @@
+"""Local scans with a datastore (``scan --store=DSN``): skip what the done-ledger
+holds, persist what was found, remember where the history scan got to.
+
+The scan runs in a thread (its workers are processes); the ledger questions it
+asks while walking are answered on the event loop, where the store lives. After
+the scan, writes follow the page-commit order: findings, then the ledger, then
+the git frontier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from leakmesh.engine.finding import Finding
+from leakmesh.runtime.scan_fs import AlreadyDone
+from leakmesh.runtime.stats import ScanResult
+from leakmesh.store.models import ObservationContext, OccurrenceRecord, UpsertCounts
+from leakmesh.store.protocols import Datastore
+
+UPSERT_CHUNK = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTarget:
+    tenant: str
+    source: str
+    """``fs`` or ``git``."""
+    repo: str
+    """What was scanned: an absolute directory or the repository's git dir."""
+    policy_hash: str
+
+    @property
+    def frontier_key(self) -> str:
+        # Tips scanned under one policy say nothing about another policy.
+        return f"{self.repo}#policy={self.policy_hash[:16]}"
+
+
+def occurrence_records(
+    findings: Sequence[Finding], *, tenant: str, repo: str
+) -> list[OccurrenceRecord]:
+    records = []
+    for finding in findings:
+        loc = finding.location
+        commit = loc.commit
+        records.append(
+            OccurrenceRecord(
+                tenant=tenant,
+                fingerprint=finding.fingerprint,
+                rule_id=finding.rule_id,
+                rule_name=finding.rule_name,
+                confidence=finding.confidence.value,
+                preview=finding.preview,
+                repo=repo,
+                object_id=loc.object_id or "",
+                start=loc.start,
+                end=loc.end,
+                path=loc.path,
+                line=loc.line,
+                column=loc.column,
+                commit=commit.commit if commit else "",
+                author_name=commit.author_name if commit else "",
+                author_email=commit.author_email if commit else "",
+                commit_date=commit.date if commit else "",
+                decoded=">".join(finding.decoded),
+            )
+        )
+    return records
+
+
+async def persist(
+    store: Datastore, result: ScanResult, target: StoreTarget, *, run_id: int
+) -> UpsertCounts:
+    context = ObservationContext(run_id=run_id, policy_hash=target.policy_hash)
+    records = occurrence_records(result.findings, tenant=target.tenant, repo=target.repo)
+    totals = UpsertCounts(0, 0, 0)
+    for start in range(0, len(records), UPSERT_CHUNK):
+        counts = await store.upsert(records[start : start + UPSERT_CHUNK], context)
+        totals = UpsertCounts(
+            totals.findings + counts.findings,
+            totals.occurrences + counts.occurrences,
+            totals.observations + counts.observations,
+        )
+    await store.mark(target.tenant, target.policy_hash, result.outcomes)
+    return totals
+
+
+async def scan_with_store(
+    store: Datastore,
+    target: StoreTarget,
+    scan: Callable[[AlreadyDone], ScanResult],
+    *,
+    frontier_tips: dict[str, str] | None = None,
+) -> tuple[ScanResult, UpsertCounts]:
+    """Run `scan` with the ledger gate, then persist. `frontier_tips`, when given,
+    are the ref tips the history scan covered: recorded once everything else is."""
+    loop = asyncio.get_running_loop()
+    run_id = await store.start_run(
+        tenant=target.tenant,
+        policy_hash=target.policy_hash,
+        source=target.source,
+        target=target.repo,
+    )
+
+    def already_done(object_ids: list[str]) -> set[str]:
+        future = asyncio.run_coroutine_threadsafe(
+            store.lookup(target.tenant, target.policy_hash, object_ids), loop
+        )
+        return {oid for oid, status in future.result().items() if status.final}
+
+    result = await asyncio.to_thread(scan, already_done)
+    counts = await persist(store, result, target, run_id=run_id)
+    if frontier_tips:
+        await store.advance(target.tenant, target.frontier_key, frontier_tips)
+    await store.finish_run(run_id)
+    return result, counts

@@ -1,0 +1,470 @@
+"""The shared datastore: PostgreSQL through psycopg 3 (async) and a connection pool.
+
+Batches go to the server as one array per column and are expanded with unnest(),
+so an upsert of any size is a handful of statements in one transaction. Driver
+errors become `StoreError` / `StoreUnavailable` / `SchemaError` here, with the DSN
+redacted and the password scrubbed from the driver's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from leakmesh.store.dsn import redact
+from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
+from leakmesh.store.migrate import (
+    MIGRATIONS_TABLE,
+    AppliedMigration,
+    MigrationPolicy,
+    SchemaStatus,
+    compare,
+    embedded_migrations,
+)
+from leakmesh.store.models import (
+    FindingQuery,
+    LedgerStatus,
+    ObservationContext,
+    OccurrenceRecord,
+    StoredFinding,
+    TriageEvent,
+    TriageStatus,
+    UpsertCounts,
+)
+from leakmesh.store.queries import load_queries
+
+DIALECT = "postgresql"
+Q = load_queries(DIALECT)
+logger = logging.getLogger("leakmesh.store")
+
+T = TypeVar("T")
+Connection = psycopg.AsyncConnection[TupleRow]
+Cursor = psycopg.AsyncCursor[TupleRow]
+
+_CONNECT_TIMEOUT_S = 10
+_POOL_TIMEOUT_S = 30.0
+_UPSERT_CHUNK = 20_000
+"""Rows per statement inside one upsert transaction (bounds the parameter size)."""
+_WRITE_ATTEMPTS = 3
+_RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+_UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+_PLAINTEXT_SSLMODES = frozenset({"", "disable", "allow", "prefer"})
+
+_OccurrenceKey = tuple[str, str, str, str, int, int, str, str]
+
+
+def unencrypted_remote_hosts(dsn: str, *, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The hosts of `dsn` that are not local and would be reached without requiring
+    TLS (sslmode absent, ``disable``, ``allow`` or ``prefer``); empty when there is
+    nothing to warn about. `environ` (default: the process environment) supplies
+    libpq's PGHOST / PGHOSTADDR / PGSSLMODE when the DSN leaves them out."""
+    env = os.environ if environ is None else environ
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise StoreError(f"invalid PostgreSQL DSN {redact(dsn)!r}") from None
+    sslmode = str(params.get("sslmode") or env.get("PGSSLMODE", "")).strip().lower()
+    if sslmode not in _PLAINTEXT_SSLMODES:
+        return []
+    hosts = str(params.get("host") or env.get("PGHOST", "")).split(",")
+    addrs = str(params.get("hostaddr") or env.get("PGHOSTADDR", "")).split(",")
+    remote = []
+    for i in range(max(len(hosts), len(addrs))):
+        host = hosts[i].strip() if i < len(hosts) else ""
+        addr = addrs[i].strip() if i < len(addrs) else ""
+        target = addr or host
+        if target and not _is_local(target):
+            remote.append(redact(host or addr))
+    return remote
+
+
+def warn_if_unencrypted(dsn: str, *, environ: Mapping[str, str] | None = None) -> bool:
+    """Log one warning (logger ``leakmesh.store``) when `dsn` reaches a non-local host
+    without requiring TLS; True when it did."""
+    hosts = unencrypted_remote_hosts(dsn, environ=environ)
+    if not hosts:
+        return False
+    logger.warning(
+        "PostgreSQL datastore host %s is not local and the DSN does not require TLS: "
+        "credentials and findings may cross the network unencrypted "
+        "(add sslmode=verify-full, or at least sslmode=require)",
+        ", ".join(hosts),
+    )
+    return True
+
+
+def _is_local(host: str) -> bool:
+    if host.startswith(("/", "@")):  # a unix socket directory, or an abstract socket
+        return True
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class PostgresDatastore:
+    def __init__(self, pool: AsyncConnectionPool[Connection], dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._where = f"PostgreSQL datastore {redact(dsn)}"
+        self._password = _password(dsn)
+
+    def __repr__(self) -> str:
+        return f"PostgresDatastore({redact(self._dsn)!r})"
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        policy: MigrationPolicy = MigrationPolicy.VALIDATE,
+        min_size: int = 1,
+        max_size: int = 8,
+    ) -> PostgresDatastore:
+        """Connect and apply the schema policy: fail closed unless the schema is current."""
+        store = await cls.connect(dsn, min_size=min_size, max_size=max_size)
+        try:
+            if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
+                await store.migrate()
+            status = await store.status()
+            if not status.ok:
+                raise SchemaError(f"{store._where}: {status.describe()}")
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 8) -> PostgresDatastore:
+        """Connect without looking at the schema (for `db status` and `db migrate`).
+        Logs one warning when a non-local server is reached without required TLS."""
+        warn_if_unencrypted(dsn)
+        params = conninfo_to_dict(dsn)
+        connect_args: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in params:
+            connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
+        where, password = f"PostgreSQL datastore {redact(dsn)}", _password(dsn)
+        try:
+            # One direct attempt first: an unreachable server fails at once with
+            # libpq's reason, where the pool would retry until its timeout.
+            probe = await psycopg.AsyncConnection.connect(dsn, **connect_args)
+            await probe.close()
+        except psycopg.Error as exc:
+            raise _translate(exc, where, password) from None
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            dsn,
+            kwargs=connect_args,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            name="leakmesh",
+            timeout=_POOL_TIMEOUT_S,
+        )
+        try:
+            await pool.open(wait=True, timeout=_POOL_TIMEOUT_S)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise _translate(exc, where, password) from None
+        return cls(pool, dsn)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _error(self, exc: psycopg.Error) -> StoreError:
+        return _translate(exc, self._where, self._password)
+
+    async def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[TupleRow]:
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(query, params)
+                return await cursor.fetchall()
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    async def _write(self, work: Callable[[Cursor], Awaitable[T]]) -> T:
+        """Run `work` in one transaction; retried on deadlock or serialization
+        failure (every write here is idempotent or fails as a whole)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with (
+                    self._pool.connection() as conn,
+                    conn.transaction(),
+                    conn.cursor() as cursor,
+                ):
+                    return await work(cursor)
+            except psycopg.Error as exc:
+                if exc.sqlstate in _RETRY_STATES and attempt < _WRITE_ATTEMPTS:
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                raise self._error(exc) from None
+
+    # -- schema -------------------------------------------------------------------
+
+    @staticmethod
+    async def _applied(conn: Connection) -> list[AppliedMigration]:
+        cursor = await conn.execute(Q["migrations_table_exists"], (MIGRATIONS_TABLE,))
+        row = await cursor.fetchone()
+        if row is None or not row[0]:
+            return []
+        cursor = await conn.execute(Q["applied_migrations"])
+        return [AppliedMigration(int(v), str(n), str(c)) for v, n, c in await cursor.fetchall()]
+
+    async def status(self) -> SchemaStatus:
+        try:
+            async with self._pool.connection() as conn:
+                applied = await self._applied(conn)
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        return compare(applied, embedded_migrations(DIALECT))
+
+    async def migrate(self) -> list[int]:
+        """Apply the pending migrations, each in its own transaction under an advisory
+        lock (concurrent migrators wait, then find nothing left to do); returns the
+        versions applied. Any problem with the recorded schema fails closed."""
+        embedded = embedded_migrations(DIALECT)
+        applied: list[int] = []
+        try:
+            async with self._pool.connection() as conn:
+                while True:
+                    async with conn.transaction():
+                        await conn.execute(Q["lock_migrations"])
+                        status = compare(await self._applied(conn), embedded)
+                        if status.problems:
+                            raise SchemaError(f"{self._where}: {status.describe()}")
+                        if not status.pending:
+                            return applied
+                        migration = status.pending[0]
+                        await conn.execute(Q["create_migrations_table"])
+                        await conn.execute(migration.sql)
+                        await conn.execute(
+                            Q["record_migration"],
+                            (migration.version, migration.name, migration.checksum),
+                        )
+                    applied.append(migration.version)
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    # -- findings -----------------------------------------------------------------
+
+    async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
+        async def work(cursor: Cursor) -> int:
+            await cursor.execute(Q["start_run"], (tenant, policy_hash, source, target))
+            row = await cursor.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return await self._write(work)
+
+    async def finish_run(self, run_id: int) -> None:
+        async def work(cursor: Cursor) -> None:
+            await cursor.execute(Q["finish_run"], (run_id,))
+            if cursor.rowcount != 1:
+                raise StoreError(f"unknown run {run_id}")
+
+        await self._write(work)
+
+    async def upsert(
+        self, occurrences: Sequence[OccurrenceRecord], context: ObservationContext
+    ) -> UpsertCounts:
+        if not occurrences:
+            return UpsertCounts(0, 0, 0)
+
+        async def work(cursor: Cursor) -> UpsertCounts:
+            findings = new_occurrences = observations = 0
+            for chunk in _chunks(occurrences, _UPSERT_CHUNK):
+                f, o, n = await _upsert_chunk(cursor, chunk, context)
+                findings, new_occurrences, observations = (
+                    findings + f,
+                    new_occurrences + o,
+                    observations + n,
+                )
+            return UpsertCounts(findings, new_occurrences, observations)
+
+        return await self._write(work)
+
+    async def list_findings(self, query: FindingQuery) -> list[StoredFinding]:
+        rows = await self._read(
+            Q["list_findings"],
+            {
+                "tenant": query.tenant,
+                "status": query.status.value if query.status is not None else None,
+                "rule_id": query.rule_id,
+                "repo": query.repo,
+                "run_id": query.run_id,
+                "limit": query.limit,
+            },
+        )
+        return [
+            StoredFinding(
+                t, fp, rule, name, conf, preview, TriageStatus(status), _iso(first), _iso(last), n
+            )
+            for t, fp, rule, name, conf, preview, status, first, last, n in rows
+        ]
+
+    async def occurrences(self, tenant: str, fingerprint: str) -> list[OccurrenceRecord]:
+        rows = await self._read(Q["occurrences"], (tenant, fingerprint))
+        return [OccurrenceRecord(*row) for row in rows]
+
+    async def triage(
+        self, tenant: str, fingerprint: str, status: TriageStatus, *, note: str = ""
+    ) -> None:
+        async def work(cursor: Cursor) -> None:
+            await cursor.execute(Q["set_status"], (status.value, tenant, fingerprint))
+            if cursor.rowcount != 1:
+                raise StoreError(f"no finding with fingerprint {fingerprint}")
+            await cursor.execute(
+                Q["insert_triage_event"], (tenant, fingerprint, status.value, note)
+            )
+
+        await self._write(work)
+
+    async def triage_history(self, tenant: str, fingerprint: str) -> list[TriageEvent]:
+        rows = await self._read(Q["triage_history"], (tenant, fingerprint))
+        return [TriageEvent(t, fp, TriageStatus(s), note, _iso(at)) for t, fp, s, note, at in rows]
+
+    # -- done-ledger ----------------------------------------------------------------
+
+    async def mark(
+        self, tenant: str, policy_hash: str, statuses: Mapping[str, LedgerStatus]
+    ) -> None:
+        if not statuses:
+            return
+        ordered = sorted(statuses.items())  # one lock order for concurrent writers
+        ids = [oid for oid, _ in ordered]
+        values = [int(status) for _, status in ordered]
+
+        async def work(cursor: Cursor) -> None:
+            await cursor.execute(Q["mark_ledger"], (tenant, policy_hash, ids, values))
+
+        await self._write(work)
+
+    async def lookup(
+        self, tenant: str, policy_hash: str, object_ids: Sequence[str]
+    ) -> dict[str, LedgerStatus]:
+        if not object_ids:
+            return {}
+        rows = await self._read(Q["lookup_ledger"], (tenant, policy_hash, list(object_ids)))
+        return {str(oid): LedgerStatus(status) for oid, status in rows}
+
+    # -- git frontier -----------------------------------------------------------------
+
+    async def tips(self, tenant: str, repo: str) -> dict[str, str]:
+        rows = await self._read(Q["frontier_tips"], (tenant, repo))
+        return {str(ref): str(tip) for ref, tip in rows}
+
+    async def advance(self, tenant: str, repo: str, tips: Mapping[str, str]) -> None:
+        if not tips:
+            return
+        ordered = sorted(tips.items())
+
+        async def work(cursor: Cursor) -> None:
+            await cursor.execute(
+                Q["advance_frontier"],
+                (tenant, repo, [ref for ref, _ in ordered], [tip for _, tip in ordered]),
+            )
+
+        await self._write(work)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def _upsert_chunk(
+    cursor: Cursor, chunk: Sequence[OccurrenceRecord], context: ObservationContext
+) -> tuple[int, int, int]:
+    """Findings, occurrences and observations of one chunk; rows in key order, so
+    concurrent writers take row locks in one order and cannot deadlock each other."""
+    findings: dict[tuple[str, str], OccurrenceRecord] = {}
+    for o in chunk:
+        findings.setdefault((o.tenant, o.fingerprint), o)
+    finding_rows = [findings[key] for key in sorted(findings)]
+    keyed = sorted(((_key(o), o) for o in chunk), key=lambda pair: pair[0])
+    keys = [key for key, _ in keyed]
+    rows = [o for _, o in keyed]
+
+    await cursor.execute(
+        Q["insert_findings"],
+        _columns(
+            finding_rows, "tenant", "fingerprint", "rule_id", "rule_name", "confidence", "preview"
+        ),
+    )
+    new_findings = cursor.rowcount
+    await cursor.execute(Q["touch_findings"], _columns(finding_rows, "tenant", "fingerprint"))
+    await cursor.execute(
+        Q["insert_occurrences"],
+        [
+            *_transpose(keys),
+            [o.line for o in rows],
+            [o.column for o in rows],
+            [o.author_name for o in rows],
+            [o.author_email for o in rows],
+            [o.commit_date for o in rows],
+            [o.decoded for o in rows],
+        ],
+    )
+    new_occurrences = cursor.rowcount
+    await cursor.execute(
+        Q["insert_observations"],
+        [context.run_id, context.policy_hash, context.fence, *_transpose(sorted(set(keys)))],
+    )
+    return max(new_findings, 0), max(new_occurrences, 0), max(cursor.rowcount, 0)
+
+
+def _key(o: OccurrenceRecord) -> _OccurrenceKey:
+    return (o.tenant, o.fingerprint, o.repo, o.object_id, o.start, o.end, o.path, o.commit)
+
+
+def _columns(rows: Sequence[OccurrenceRecord], *names: str) -> list[list[Any]]:
+    return [[getattr(row, name) for row in rows] for name in names]
+
+
+def _transpose(keys: Sequence[_OccurrenceKey]) -> list[list[Any]]:
+    return [list(column) for column in zip(*keys, strict=True)] if keys else [[]] * 8
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _password(dsn: str) -> str:
+    try:
+        return str(conninfo_to_dict(dsn).get("password") or "")
+    except psycopg.Error:
+        return ""
+
+
+def _translate(exc: psycopg.Error, where: str, password: str) -> StoreError:
+    """The store error for a driver error: one line, no password."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = redact("; ".join(lines) or type(exc).__name__)
+    if password:
+        message = message.replace(password, "***")
+    if isinstance(exc, PoolClosed):
+        return StoreError(f"{where}: the datastore is closed")
+    state = exc.sqlstate or ""
+    unavailable = (
+        isinstance(exc, PoolTimeout)
+        or (isinstance(exc, psycopg.OperationalError) and not state)
+        or state.startswith("08")
+        or state in _UNAVAILABLE_STATES
+    )
+    cls = StoreUnavailable if unavailable else StoreError
+    return cls(f"{where}: {message}")
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,129 @@
+-- Queries of the PostgreSQL datastore (`postgres.py`), by name. Batches travel as
+-- one array per column and are expanded server-side with unnest(), so a batch of
+-- any size is one statement; placeholders are psycopg's %s / %(name)s.
+
+-- name: migrations_table_exists
+SELECT to_regclass(%s::text) IS NOT NULL
+
+-- name: lock_migrations
+-- Transaction-scoped advisory lock (key: "leakmesh" as a bigint), so concurrent
+-- migrators apply each migration once; released at commit or rollback.
+SELECT pg_advisory_xact_lock(7810756242768753512)
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS leakmesh_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)
+
+-- name: applied_migrations
+SELECT version, name, checksum FROM leakmesh_migrations ORDER BY version
+
+-- name: record_migration
+INSERT INTO leakmesh_migrations (version, name, checksum, applied_at) VALUES (%s, %s, %s, now())
+
+-- name: start_run
+INSERT INTO runs (tenant, policy_hash, source, target, started_at)
+VALUES (%s, %s, %s, %s, now())
+RETURNING id
+
+-- name: finish_run
+UPDATE runs SET finished_at = now() WHERE id = %s
+
+-- name: insert_findings
+-- One row per finding (deduplicated by the caller); the count of inserted rows is
+-- the count of new findings.
+INSERT INTO findings
+    (tenant, fingerprint, rule_id, rule_name, confidence, preview, status, first_seen, last_seen)
+SELECT u.tenant, u.fingerprint, u.rule_id, u.rule_name, u.confidence, u.preview, 'open', now(), now()
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+    AS u (tenant, fingerprint, rule_id, rule_name, confidence, preview)
+ON CONFLICT (tenant, fingerprint) DO NOTHING
+
+-- name: touch_findings
+-- Rows this transaction just inserted already have last_seen = now().
+UPDATE findings AS f SET last_seen = now()
+FROM unnest(%s::text[], %s::text[]) AS u (tenant, fingerprint)
+WHERE f.tenant = u.tenant AND f.fingerprint = u.fingerprint AND f.last_seen < now()
+
+-- name: insert_occurrences
+INSERT INTO occurrences
+    (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id,
+     line, col, author_name, author_email, commit_date, decoded)
+SELECT *
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
+            %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
+            %s::text[], %s::text[])
+ON CONFLICT (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
+DO NOTHING
+
+-- name: insert_observations
+-- Parameters: run id, policy hash, fence, then the occurrence keys as arrays.
+INSERT INTO observations (occurrence_id, run_id, policy_hash, fence, observed_at)
+SELECT o.id, %s::bigint, %s::text, %s::bigint, now()
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
+            %s::text[], %s::text[])
+    AS k (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
+JOIN occurrences AS o
+    USING (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
+ON CONFLICT (occurrence_id, run_id, policy_hash) DO NOTHING
+
+-- name: list_findings
+-- Optional filters are NULL when unused.
+SELECT f.tenant, f.fingerprint, f.rule_id, f.rule_name, f.confidence, f.preview, f.status,
+       f.first_seen, f.last_seen, COUNT(o.id)
+FROM findings f
+JOIN occurrences o ON o.tenant = f.tenant AND o.fingerprint = f.fingerprint
+WHERE o.tenant = %(tenant)s::text
+  AND (%(status)s::text IS NULL OR f.status = %(status)s::text)
+  AND (%(rule_id)s::text IS NULL OR f.rule_id = %(rule_id)s::text)
+  AND (%(repo)s::text IS NULL OR o.repo = %(repo)s::text)
+  AND (%(run_id)s::bigint IS NULL
+       OR o.id IN (SELECT occurrence_id FROM observations WHERE run_id = %(run_id)s::bigint))
+GROUP BY f.tenant, f.fingerprint
+ORDER BY f.tenant, f.fingerprint
+LIMIT %(limit)s::bigint
+
+-- name: occurrences
+SELECT o.tenant, o.fingerprint, f.rule_id, f.rule_name, f.confidence, f.preview, o.repo,
+       o.object_id, o.start_offset, o.end_offset, o.path, o.line, o.col, o.commit_id,
+       o.author_name, o.author_email, o.commit_date, o.decoded
+FROM occurrences o
+JOIN findings f ON o.tenant = f.tenant AND o.fingerprint = f.fingerprint
+WHERE o.tenant = %s AND o.fingerprint = %s
+ORDER BY o.repo, o.path, o.line, o.col, o.commit_id
+
+-- name: set_status
+UPDATE findings SET status = %s WHERE tenant = %s AND fingerprint = %s
+
+-- name: insert_triage_event
+INSERT INTO triage_events (tenant, fingerprint, status, note, at) VALUES (%s, %s, %s, %s, now())
+
+-- name: triage_history
+SELECT tenant, fingerprint, status, note, at FROM triage_events
+WHERE tenant = %s AND fingerprint = %s ORDER BY id
+
+-- name: mark_ledger
+-- The status only moves upward.
+INSERT INTO done_ledger (tenant, policy_hash, object_id, status, updated_at)
+SELECT %s::text, %s::text, u.object_id, u.status, now()
+FROM unnest(%s::text[], %s::smallint[]) AS u (object_id, status)
+ON CONFLICT (tenant, policy_hash, object_id) DO UPDATE
+SET status = excluded.status, updated_at = excluded.updated_at
+WHERE excluded.status > done_ledger.status
+
+-- name: lookup_ledger
+-- The id list is one array parameter, so one query serves any batch size.
+SELECT object_id, status FROM done_ledger
+WHERE tenant = %s AND policy_hash = %s AND object_id = ANY(%s::text[])
+
+-- name: frontier_tips
+SELECT ref, tip FROM git_frontier WHERE tenant = %s AND repo = %s
+
+-- name: advance_frontier
+INSERT INTO git_frontier (tenant, repo, ref, tip, updated_at)
+SELECT %s::text, %s::text, u.ref, u.tip, now()
+FROM unnest(%s::text[], %s::text[]) AS u (ref, tip)
+ON CONFLICT (tenant, repo, ref) DO UPDATE SET tip = excluded.tip, updated_at = excluded.updated_at

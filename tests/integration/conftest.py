@@ -1,0 +1,53 @@
+"""Real-server fixtures: one PostgreSQL per test session (see pg_server.py), a
+template database migrated once, and a fresh database per test cloned from it.
+
+Missing PostgreSQL binaries make these fixtures FAIL (never skip): a real-backend
+test that did not run must not look like a pass. scripts/test installs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from integration.pg_server import PgServer, PgServerError, start_server, stop_server
+from leakmesh.store.migrate import MigrationPolicy
+from leakmesh.store.postgres import PostgresDatastore
+
+TEMPLATE = "leakmesh_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A running PostgreSQL with a migrated ``leakmesh_template`` database."""
+    try:
+        server = start_server()
+    except PgServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        template_dsn = server.create_named_database(TEMPLATE)
+
+        async def migrate_template() -> None:
+            store = await PostgresDatastore.open(
+                template_dsn, policy=MigrationPolicy.DEV_AUTO_MIGRATE
+            )
+            await store.close()  # CREATE DATABASE … TEMPLATE needs it unused
+
+        asyncio.run(migrate_template())
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def pg_dsn(pg_server: PgServer) -> str:
+    """The DSN of a fresh database with the current schema, for this test only."""
+    return pg_server.create_database("test", template=TEMPLATE)
+
+
+@pytest.fixture
+def pg_empty_dsn(pg_server: PgServer) -> str:
+    """The DSN of a fresh database without any leakmesh schema."""
+    return pg_server.create_database("empty")
