@@ -133,3 +133,21 @@ def test_db_commands_and_fail_closed(tmp_path: Path, env: dict[str, str]) -> Non
         and "unsupported datastore DSN" in bad.stderr
         and "CANARYPW" not in bad.stderr
     )
+
+
+def test_report_in_every_format(tmp_path: Path, env: dict[str, str]) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.env").write_text(f"TOKEN={CANARY}\n")
+    scan(env, str(tree))
+    for fmt in ("text", "json", "jsonl", "sarif", "csv"):
+        proc = run_cli("report", f"--format={fmt}", env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert CANARY not in proc.stdout and "a.env" in proc.stdout, fmt
+    report = json.loads(
+        run_cli("report", "--format=json", "--rule=github-pat-classic", env=env).stdout
+    )
+    [finding] = report["findings"]
+    assert (finding["path"], finding["line"], finding["preview"]) == ("a.env", 1, "ghp_********")
+    empty = run_cli("report", "--status=resolved", env=env)
+    assert empty.returncode == 0 and "0 findings" in empty.stdout

@@ -57,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         )
 
 
-def _with_store(args: argparse.Namespace, action: Callable[[Datastore, str], Awaitable[T]]) -> T:
+def with_store(args: argparse.Namespace, action: Callable[[Datastore, str], Awaitable[T]]) -> T:
     dsn = STORE.resolve(args.store, os.environ)
     if dsn is None:
         raise UsageError("findings commands need --store=DSN (or LEAKMESH_STORE)")
@@ -90,7 +90,7 @@ def run_list(args: argparse.Namespace) -> int:
         )
         return [asdict(f) | {"status": f.status.value} for f in await store.list_findings(query)]
 
-    findings = _with_store(args, action)
+    findings = with_store(args, action)
     if FORMAT.resolve(args.format, os.environ) == "json":
         json.dump({"findings": findings}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -122,7 +122,7 @@ def run_show(args: argparse.Namespace) -> int:
             "triage_history": [asdict(e) | {"status": e.status.value} for e in history],
         }
 
-    shown = _with_store(args, action)
+    shown = with_store(args, action)
     if FORMAT.resolve(args.format, os.environ) == "json":
         json.dump(shown, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -153,6 +153,6 @@ def run_triage(args: argparse.Namespace) -> int:
     async def action(store: Datastore, tenant: str) -> None:
         await store.triage(tenant, args.fingerprint, status, note=args.note)
 
-    _with_store(args, action)
+    with_store(args, action)
     print(f"{args.fingerprint}: {status.value}")
     return EXIT_CLEAN

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from leakmesh import __version__
-from leakmesh.cli import baseline_cmd, db_cmd, findings_cmd, rules_cmd, scan_cmd
+from leakmesh.cli import baseline_cmd, db_cmd, findings_cmd, report_cmd, rules_cmd, scan_cmd
 from leakmesh.cli.common import EXIT_USAGE
 from leakmesh.cli.settings import ConfigError
 from leakmesh.engine.errors import EngineError
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cmd.add_parser(subparsers)
     db_cmd.add_parser(subparsers)
     findings_cmd.add_parser(subparsers)
+    report_cmd.add_parser(subparsers)
     return parser
 
 

@@ -273,7 +273,7 @@ def _history_options(
     return history
 
 
-def _open_output(output: Path | None) -> AbstractContextManager[IO[str]]:
+def open_output(output: Path | str | None) -> AbstractContextManager[IO[str]]:
     if output is None:
         return nullcontext(sys.stdout)
     try:
@@ -391,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
     environ = os.environ
     settings = resolve_scan_settings(args, environ)
     engine = build_engine(resolve_engine_settings(args, environ))
-    with _open_output(settings.output) as stream:
+    with open_output(settings.output) as stream:
         streaming = settings.format == "jsonl"
 
         def stream_findings(batch: list[Finding]) -> None:
