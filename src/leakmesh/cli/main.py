@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -50,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("leakmesh: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return EXIT_USAGE
+    except Exception as exc:
+        # Never exit 1 on a crash: 1 means "findings". The message names the error
+        # type; our exceptions carry no secret bytes. LEAKMESH_DEBUG=1 shows the trace.
+        if os.environ.get("LEAKMESH_DEBUG"):
+            raise
+        print(f"leakmesh: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return code
 
