@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support import github_token, run_cli
 
 CANARY = github_token(41)

@@ -27,7 +27,7 @@ def test_a_crash_never_exits_1(
 
 def _with_handler(parser, handler):  # type: ignore[no-untyped-def]
     parser.set_defaults(handler=handler)
-    for action in parser._subparsers._group_actions:  # noqa: SLF001
+    for action in parser._subparsers._group_actions:
         for sub in action.choices.values():
             sub.set_defaults(handler=handler)
     return parser
