@@ -229,3 +229,19 @@ def test_pre_commit_hook_refuses_a_secret_and_allows_leakmesh_allow(
         text=True,
     )
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_a_copy_is_an_introduction_a_move_is_not(cache_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "copies"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    first = commit(repo, "add", {"a/settings.py": f"TOKEN = '{RENAMED}'\n"})
+    copied = commit(repo, "copy", {"b/settings.py": f"TOKEN = '{RENAMED}'\n"})
+    (repo / "c").mkdir()
+    git(repo, "mv", "a/settings.py", "c/settings.py")
+    commit(repo, "move", {})
+    _, report = scan(repo, cache_env)
+    found = sorted(
+        (f["path"], f["commit"]) for f in report["findings"] if f["rule_id"] == "github-pat-classic"
+    )
+    assert found == sorted([("a/settings.py", first), ("b/settings.py", copied)])

@@ -32,7 +32,7 @@ from leakmesh.engine.finding import Finding
 from leakmesh.engine.rules import Confidence
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.local_store import StoreTarget, scan_with_store
-from leakmesh.runtime.pool import PoolOptions
+from leakmesh.runtime.pool import ExecutorKind, PoolOptions
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
@@ -332,9 +332,10 @@ def execute_scan(
                     history = settings.history
                     if already_done is not None and tips is not None:
                         history = replace(history, exclude=tuple(scanned_tips.values()))
-                    options = GitScanOptions(
-                        pool=settings.pool, history=history, content=settings.content
-                    )
+                    # History scans run on threads: git decompresses in its own
+                    # processes and Hyperscan releases the GIL (see BENCHMARKS.md).
+                    pool = replace(settings.pool, executor=ExecutorKind.THREAD)
+                    options = GitScanOptions(pool=pool, history=history, content=settings.content)
                     run = scan_staged if settings.staged else scan_git
                     return run(
                         repo,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from leakmesh.engine.finding import Finding
+from leakmesh.engine.finding import CommitInfo, Finding
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.pool import (
     BatchResult,
@@ -28,6 +28,7 @@ from leakmesh.runtime.scan_fs import AlreadyDone, Collector, FindingsCallback, P
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.sources.filesystem import FsSourceOptions, classify, ignored_paths
 from leakmesh.sources.git import (
+    BlobCopy,
     BlobReader,
     BlobRef,
     CommitSeen,
@@ -89,7 +90,7 @@ class _HistoryBatches:
 
     def __init__(
         self,
-        walk: Iterable[BlobRef | CommitSeen],
+        walk: Iterable[BlobRef | BlobCopy | CommitSeen],
         size: int,
         ignored: Callable[[str], bool],
         already_done: AlreadyDone | None,
@@ -102,12 +103,17 @@ class _HistoryBatches:
         self._skipped = skipped
         self.commits = 0
         self.blobs = 0
+        self.copies: dict[str, list[CommitInfo]] = {}
 
     def __iter__(self) -> Iterator[list[BlobRef]]:
         batch: list[BlobRef] = []
         for event in self._walk:
             if isinstance(event, CommitSeen):
                 self.commits += 1
+                continue
+            if isinstance(event, BlobCopy):
+                if not self._ignored(event.commit.path):
+                    self.copies.setdefault(event.blob_id, []).append(event.commit)
                 continue
             if self._ignored(event.path):
                 continue
@@ -155,6 +161,20 @@ def _run(
         state.resources.clear()
 
 
+def _copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]]) -> list[Finding]:
+    """A finding in a blob that was later copied to other paths is introduced
+    there as well: one more finding per copy, at the copy's path and commit."""
+    extra = []
+    for finding in findings:
+        first = finding.location.commit
+        for commit in copies.get(finding.location.object_id or "", []):
+            assert first is not None
+            inner = finding.location.path[len(first.path) :]
+            location = replace(finding.location, path=commit.path + inner, commit=commit)
+            extra.append(replace(finding, location=location))
+    return extra
+
+
 def scan_git(
     repo: Repository,
     *,
@@ -174,6 +194,10 @@ def scan_git(
         collector.skipped,
     )
     _run(repo, batches, engine=engine, options=options, collector=collector)
+    copied = _copied_findings(collector.findings, batches.copies)
+    collector.findings.extend(copied)
+    if on_findings is not None and copied:
+        on_findings(copied)
     collector.stats.commits_walked = batches.commits
     collector.stats.blobs_scanned = batches.blobs
     return collector.result(engine.policy_hash(options.content.policy_options()))

@@ -186,12 +186,53 @@ def _commit_info(header: str) -> CommitInfo:
     return CommitInfo(commit=commit, author_name=name, author_email=email, date=date, path="")
 
 
+@dataclass(frozen=True, slots=True)
+class BlobCopy:
+    """A blob already yielded, added again at another path (a copy, not a move):
+    its findings are introduced there too."""
+
+    blob_id: str
+    commit: CommitInfo
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    blob: str | None
+    removed: str | None
+    path: str
+
+
+def _entry(raw: str, path: str) -> _Entry:
+    stripped = raw.lstrip("\n")
+    parents = len(stripped) - len(stripped.lstrip(":"))
+    fields = stripped[parents:].split(" ")
+    removed = fields[parents + 1] if "D" in fields[-1] and len(fields) > parents + 1 else None
+    return _Entry(_new_blob(raw), removed, path)
+
+
+def _introductions(
+    commit: CommitInfo, entries: list[_Entry], seen: dict[str, str]
+) -> Iterator[BlobRef | BlobCopy]:
+    moved = {e.removed for e in entries if e.removed}
+    for entry in entries:
+        if entry.blob is None:
+            continue
+        introduced = replace(commit, path=entry.path)
+        first_path = seen.get(entry.blob)
+        if first_path is None:
+            seen[entry.blob] = entry.path
+            yield BlobRef(blob_id=entry.blob, path=entry.path, commit=introduced)
+        elif first_path != entry.path and entry.blob not in moved:
+            yield BlobCopy(blob_id=entry.blob, commit=introduced)
+
+
 def walk_history(
-    repo: Repository, options: HistoryOptions, *, seen: set[str] | None = None
-) -> Iterator[BlobRef | CommitSeen]:
-    """Each commit once (`CommitSeen`) and each blob the first time it appears
-    (`BlobRef`), oldest first. Blobs in `seen` are not yielded again."""
-    seen = set() if seen is None else seen
+    repo: Repository, options: HistoryOptions
+) -> Iterator[BlobRef | BlobCopy | CommitSeen]:
+    """Each commit once (`CommitSeen`), each blob the first time it appears
+    (`BlobRef`) and again where it is copied to another path (`BlobCopy`), oldest
+    first. Only blob ids and first paths are kept in memory."""
+    seen: dict[str, str] = {}
     process = subprocess.Popen(
         _log_command(repo, options), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -199,27 +240,17 @@ def walk_history(
     try:
         tokens = _tokens(iter(lambda: process.stdout.read(_READ_CHUNK), b""))  # type: ignore[union-attr]
         commit: CommitInfo | None = None
+        entries: list[_Entry] = []
         for token in tokens:
             if _HEADER_SEPARATOR in token:
-                commit = _commit_info(token)
+                if commit is not None:
+                    yield from _introductions(commit, entries, seen)
+                commit, entries = _commit_info(token), []
                 yield CommitSeen(commit.commit)
             elif token.lstrip("\n").startswith(":"):
-                path = next(tokens, "")
-                blob = _new_blob(token)
-                if blob is None or blob in seen or commit is None:
-                    continue
-                seen.add(blob)
-                yield BlobRef(
-                    blob_id=blob,
-                    path=path,
-                    commit=CommitInfo(
-                        commit=commit.commit,
-                        author_name=commit.author_name,
-                        author_email=commit.author_email,
-                        date=commit.date,
-                        path=path,
-                    ),
-                )
+                entries.append(_entry(token, next(tokens, "")))
+        if commit is not None:
+            yield from _introductions(commit, entries, seen)
     finally:
         process.stdout.close()
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
