@@ -1,7 +1,6 @@
-"""One Hyperscan database for every rule, its anchors and the decoder triggers.
+"""One Hyperscan database for every rule and the decoder triggers.
 
-The database is compiled once per ruleset and anchor mode and cached on disk,
-keyed by that hash. Scanning reports, per rule, the windows in which `re` must
+The database is compiled once per ruleset and cached on disk, keyed by its hash. Scanning reports, per rule, the windows in which `re` must
 look; each scanning thread needs its own `Scratch` (`Matcher.scratch()`).
 """
 
@@ -22,11 +21,14 @@ from leakmesh.engine.decoders import DECODERS
 from leakmesh.engine.errors import EngineError
 from leakmesh.engine.rules import Rule, Ruleset
 
-ANCHOR_ID_BASE = 1_000_000
-TRIGGER_ID_BASE = 2_000_000
+TRIGGER_ID_BASE = 1_000_000
 
+WHOLE_BUFFER_WIDTH = 2_048
+"""Bytes: a rule that can match more than this (PEM blocks, say) is reported once
+per buffer and confirmed over the whole buffer: its end offsets inside a long
+key body would otherwise cost one callback per byte."""
 
-_FORMAT_VERSION = b"leakmesh-hsdb-v1"
+_FORMAT_VERSION = b"leakmesh-hsdb-v2"
 _HYPERSCAN_VERSION: str = getattr(hyperscan, "__version__", "unknown")
 
 
@@ -36,8 +38,6 @@ class ScanHits:
 
     ends: dict[int, list[int]]
     """Rule index → end offsets of candidate matches, in scan order."""
-    anchors: set[int]
-    """Indices of anchors seen."""
     triggers: dict[str, list[int]]
     """Decoder name → end offsets of its trigger matches."""
 
@@ -48,19 +48,8 @@ class Matcher:
     ) -> None:
         self.ruleset = ruleset
         self.anchor_mode = anchor_mode
-        anchors: list[bytes] = []
-        index: dict[bytes, int] = {}
-        self.rule_anchor_ids: list[tuple[int, ...]] = []
-        for rule in ruleset.rules:
-            ids = []
-            for literal in rule_anchors(rule, anchor_mode):
-                if literal not in index:
-                    index[literal] = len(anchors)
-                    anchors.append(literal)
-                ids.append(index[literal])
-            self.rule_anchor_ids.append(tuple(ids))
-        self.anchors = tuple(anchors)
-        self.max_widths = tuple(rule.max_width for rule in ruleset.rules)
+        self.rule_anchors = tuple(rule_anchors(rule, anchor_mode) for rule in ruleset.rules)
+        self.whole_buffer = tuple(rule.max_width > WHOLE_BUFFER_WIDTH for rule in ruleset.rules)
         self._trigger_names = tuple(d.name for d in DECODERS)
         self.cache_key = self._cache_key()
         self.database = self._load_or_compile(cache_dir)
@@ -69,9 +58,6 @@ class Matcher:
         hasher = blake3.blake3(_FORMAT_VERSION)
         hasher.update(_HYPERSCAN_VERSION.encode())
         hasher.update(self.ruleset.content_hash().encode())
-        hasher.update(self.anchor_mode.value.encode())
-        for literal in self.anchors:
-            hasher.update(b"\x00" + literal)
         for decoder in DECODERS:
             hasher.update(b"\x01" + decoder.trigger)
         return hasher.hexdigest()[:32]
@@ -83,12 +69,10 @@ class Matcher:
         for i, rule in enumerate(self.ruleset.rules):
             expressions.append(hyperscan_form(rule.pattern).encode())
             ids.append(i)
-            flags.append(hyperscan.HS_FLAG_PREFILTER if rule.needs_prefilter else 0)
-        once = hyperscan.HS_FLAG_SINGLEMATCH
-        for i, literal in enumerate(self.anchors):
-            expressions.append(_escape_literal(literal))
-            ids.append(ANCHOR_ID_BASE + i)
-            flags.append(hyperscan.HS_FLAG_CASELESS | once)
+            flag = hyperscan.HS_FLAG_PREFILTER if rule.needs_prefilter else 0
+            if self.whole_buffer[i]:
+                flag |= hyperscan.HS_FLAG_SINGLEMATCH
+            flags.append(flag)
         for i, decoder in enumerate(DECODERS):
             expressions.append(decoder.trigger)
             ids.append(TRIGGER_ID_BASE + i)
@@ -124,25 +108,28 @@ class Matcher:
 
     def scan(self, data: bytes, scratch: hyperscan.Scratch) -> ScanHits:
         ends: defaultdict[int, list[int]] = defaultdict(list)
-        anchors: set[int] = set()
         triggers: defaultdict[str, list[int]] = defaultdict(list)
         trigger_names = self._trigger_names
 
         def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            if ident < ANCHOR_ID_BASE:
+            if ident < TRIGGER_ID_BASE:
                 ends[ident].append(end)
-            elif ident < TRIGGER_ID_BASE:
-                anchors.add(ident - ANCHOR_ID_BASE)
             else:
                 triggers[trigger_names[ident - TRIGGER_ID_BASE]].append(end)
 
         self.database.scan(data, match_event_handler=on_match, scratch=scratch)
-        return ScanHits(ends=dict(ends), anchors=anchors, triggers=dict(triggers))
+        return ScanHits(ends=dict(ends), triggers=dict(triggers))
 
-    def active(self, rule_index: int, hits: ScanHits) -> bool:
-        """Is the rule's anchor gate open for this buffer?"""
-        ids = self.rule_anchor_ids[rule_index]
-        return not ids or any(i in hits.anchors for i in ids)
+    def anchored(self, rule_index: int, lowered: bytes) -> bool:
+        """Is the rule's anchor gate open for this (lowercased) buffer? Checked only
+        for rules Hyperscan already reported, so common anchors cost nothing."""
+        anchors = self.rule_anchors[rule_index]
+        return not anchors or any(anchor in lowered for anchor in anchors)
+
+    def windows(self, rule_index: int, ends: list[int], size: int) -> list[tuple[int, int]]:
+        if self.whole_buffer[rule_index]:
+            return [(0, size)]
+        return windows(ends, self.ruleset.rules[rule_index].max_width, size)
 
 
 WIDEN_REPEATS_ABOVE = 64

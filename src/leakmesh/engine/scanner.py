@@ -21,7 +21,7 @@ from leakmesh.engine.fingerprint import (
     policy_hash,
     redacted_preview,
 )
-from leakmesh.engine.matcher import Matcher, windows
+from leakmesh.engine.matcher import Matcher
 from leakmesh.engine.rules import Ruleset
 
 DEFAULT_DECODE_DEPTH = 2
@@ -102,14 +102,17 @@ class BufferScanner:
         matcher = self._matcher
         scan = matcher.scan(data, self._scratch)
         found: list[_Hit] = []
+        lowered: bytes | None = None
+        size = len(data)
         for index, ends in scan.ends.items():
-            if not matcher.active(index, scan):
+            if lowered is None:
+                lowered = data.lower()
+            if not matcher.anchored(index, lowered):
                 continue
             rule = self._rules[index]
             if not rule_applies_to_path(rule, path):
                 continue
-            size = len(data)
-            for low, high in windows(ends, rule.max_width, size):
+            for low, high in matcher.windows(index, ends, size):
                 endpos = min(size, high + TRAILING_CONTEXT_BYTES)
                 for match in confirm(rule, data, pos=low, endpos=endpos):
                     start, end = outer or (match.secret_start, match.secret_end)
