@@ -152,3 +152,24 @@ def test_report_in_every_format(tmp_path: Path, env: dict[str, str]) -> None:
     assert (finding["path"], finding["line"], finding["preview"]) == ("a.env", 1, "ghp_********")
     empty = run_cli("report", "--status=resolved", env=env)
     assert empty.returncode == 0 and "0 findings" in empty.stdout
+
+
+def test_db_copy_verifies_and_drops_the_source_only_after(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.env").write_text(f"TOKEN={CANARY}\n")
+    scan(env, str(tree))
+    source = tmp_path / "store.db"
+    target = f"sqlite:///{tmp_path}/copy.db"
+    copied = run_cli(
+        "db", "copy", f"--from=sqlite:///{source}", f"--to={target}", "--drop-source", env=env
+    )
+    assert copied.returncode == 0, copied.stderr
+    assert "findings" in copied.stdout and "verified" in copied.stdout
+    assert not source.exists()
+    listed = run_cli("findings", "list", f"--store={target}", "--format=json", env=env)
+    assert any(f["rule_id"] == "github-pat-classic" for f in json.loads(listed.stdout)["findings"])
+    again = run_cli("db", "copy", f"--from={target}", f"--to={target}", env=env)
+    assert again.returncode == 2 and "not empty" in again.stderr

@@ -1,17 +1,20 @@
-"""`leakmesh db status|migrate|validate --store=DSN`."""
+"""`leakmesh db status|migrate|validate --store=DSN` and `leakmesh db copy --from --to`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+from pathlib import Path
 
 from leakmesh.cli.common import EXIT_CLEAN, EXIT_FINDINGS, STORE, UsageError
 from leakmesh.cli.logs import log_event
 from leakmesh.cli.settings import ConfigError
+from leakmesh.store.copy import TableCheck, copy_datastore
 from leakmesh.store.dsn import parse_dsn, redact
 from leakmesh.store.errors import StoreError
-from leakmesh.store.migrate import SchemaStatus
+from leakmesh.store.factory import open_datastore
+from leakmesh.store.migrate import MigrationPolicy, SchemaStatus
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +30,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "--store", metavar="DSN", help="sqlite:///path.db or postgresql://… [LEAKMESH_STORE]"
         )
         command.set_defaults(handler=run, db_action=name)
+    copy = commands.add_parser(
+        "copy",
+        help="copy a datastore into another (e.g. SQLite into PostgreSQL) and verify it",
+        description="Copy every table of --from into the empty datastore --to (its schema is "
+        "created), then verify row counts and checksums of every table. With --drop-source, a "
+        "SQLite source file is deleted only after the copy verified.",
+    )
+    copy.add_argument(
+        "--from", dest="source", required=True, metavar="DSN", help="the datastore to copy"
+    )
+    copy.add_argument(
+        "--to", dest="destination", required=True, metavar="DSN", help="an empty datastore"
+    )
+    copy.add_argument(
+        "--drop-source",
+        action="store_true",
+        help="delete the SQLite source file after a verified copy",
+    )
+    copy.set_defaults(handler=run_copy)
 
 
 async def _open_raw(dsn: str) -> object:
@@ -73,3 +95,40 @@ def run(args: argparse.Namespace) -> int:
     if args.db_action == "status":
         return EXIT_CLEAN
     return EXIT_CLEAN if status.ok else EXIT_FINDINGS
+
+
+async def _copy(source_dsn: str, destination_dsn: str) -> list[TableCheck]:
+    source = await open_datastore(source_dsn, policy=MigrationPolicy.VALIDATE)
+    try:
+        destination = await open_datastore(destination_dsn, policy=MigrationPolicy.DEV_AUTO_MIGRATE)
+        try:
+            return await copy_datastore(source, destination)  # type: ignore[arg-type]
+        finally:
+            await destination.close()
+    finally:
+        await source.close()
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    source = parse_dsn(args.source)
+    if args.drop_source and source.kind != "sqlite":
+        raise UsageError("--drop-source deletes SQLite files only")
+    if source.kind == "sqlite" and not source.path.exists():
+        raise UsageError(f"no SQLite datastore at {source.path}")
+    try:
+        checks = asyncio.run(_copy(args.source, args.destination))
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    for check in checks:
+        print(f"{check.table:<14} {check.rows:>10} rows  verified")
+    if args.drop_source:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(source.path) + suffix).unlink(missing_ok=True)
+    log_event(
+        "db.copied",
+        source=redact(args.source),
+        destination=redact(args.destination),
+        rows=sum(c.rows for c in checks),
+        source_dropped=bool(args.drop_source),
+    )
+    return EXIT_CLEAN

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
 from leakmesh.store.memory import now
@@ -244,6 +245,16 @@ class SqliteDatastore:
                 Q["advance_frontier"],
                 [(tenant, repo, ref, tip, stamp) for ref, tip in tips.items()],
             )
+
+    async def export_rows(self, table: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._db.execute(Q[f"export_{table}"])]
+
+    async def import_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._transaction() as cursor:
+            cursor.executemany(Q[f"import_{table}"], rows)
+
+    async def after_import(self) -> None:
+        return None  # AUTOINCREMENT continues after the largest id present
 
     async def close(self) -> None:
         self._db.close()

@@ -97,3 +97,56 @@ SELECT ref, tip FROM git_frontier WHERE tenant = ? AND repo = ?
 -- name: advance_frontier
 INSERT INTO git_frontier VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (tenant, repo, ref) DO UPDATE SET tip = excluded.tip, updated_at = excluded.updated_at
+
+-- Table export and import for `leakmesh db copy` (ids kept: observations and
+-- triage events refer to them).
+
+-- name: export_runs
+SELECT id, tenant, policy_hash, source, target, started_at, finished_at FROM runs ORDER BY id
+
+-- name: import_runs
+INSERT INTO runs (id, tenant, policy_hash, source, target, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+
+-- name: export_findings
+SELECT tenant, fingerprint, rule_id, rule_name, confidence, preview, status, first_seen, last_seen
+FROM findings ORDER BY tenant, fingerprint
+
+-- name: import_findings
+INSERT INTO findings (tenant, fingerprint, rule_id, rule_name, confidence, preview, status, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: export_occurrences
+SELECT id, tenant, fingerprint, repo, object_id, start_offset, end_offset, path, line, col, commit_id,
+       author_name, author_email, commit_date, decoded
+FROM occurrences ORDER BY id
+
+-- name: import_occurrences
+INSERT INTO occurrences (id, tenant, fingerprint, repo, object_id, start_offset, end_offset, path, line, col,
+                         commit_id, author_name, author_email, commit_date, decoded)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: export_observations
+SELECT occurrence_id, run_id, policy_hash, fence, observed_at FROM observations
+ORDER BY occurrence_id, run_id, policy_hash
+
+-- name: import_observations
+INSERT INTO observations (occurrence_id, run_id, policy_hash, fence, observed_at) VALUES (?, ?, ?, ?, ?)
+
+-- name: export_triage_events
+SELECT id, tenant, fingerprint, status, note, at FROM triage_events ORDER BY id
+
+-- name: import_triage_events
+INSERT INTO triage_events (id, tenant, fingerprint, status, note, at) VALUES (?, ?, ?, ?, ?, ?)
+
+-- name: export_done_ledger
+SELECT tenant, policy_hash, object_id, status, updated_at FROM done_ledger
+ORDER BY tenant, policy_hash, object_id
+
+-- name: import_done_ledger
+INSERT INTO done_ledger (tenant, policy_hash, object_id, status, updated_at) VALUES (?, ?, ?, ?, ?)
+
+-- name: export_git_frontier
+SELECT tenant, repo, ref, tip, updated_at FROM git_frontier ORDER BY tenant, repo, ref
+
+-- name: import_git_frontier
+INSERT INTO git_frontier (tenant, repo, ref, tip, updated_at) VALUES (?, ?, ?, ?, ?)
