@@ -245,3 +245,20 @@ def test_a_copy_is_an_introduction_a_move_is_not(cache_env, tmp_path: Path) -> N
         (f["path"], f["commit"]) for f in report["findings"] if f["rule_id"] == "github-pat-classic"
     )
     assert found == sorted([("a/settings.py", first), ("b/settings.py", copied)])
+
+
+def test_a_secret_kept_across_edits_is_reported_where_introduced(cache_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "edits"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    introduced = commit(repo, "add", {"app.py": f"TOKEN = '{SIDE}'\nDEBUG = False\n"})
+    commit(repo, "edit", {"app.py": f"# settings\nTOKEN = '{SIDE}'\nDEBUG = True\n"})
+    commit(repo, "edit again", {"app.py": f"# settings\nTOKEN = '{SIDE}'\nDEBUG = False\n"})
+    code, report = scan(repo, cache_env)
+    found = [
+        (f["path"], f["commit"], f["line"])
+        for f in report["findings"]
+        if f["rule_id"] == "github-pat-classic"
+    ]
+    assert code == 1 and found == [("app.py", introduced, 1)]
+    assert report["stats"]["blobs_scanned"] == 3

@@ -104,6 +104,8 @@ class _HistoryBatches:
         self.commits = 0
         self.blobs = 0
         self.copies: dict[str, list[CommitInfo]] = {}
+        self.ordinal: dict[tuple[str, str, str], int] = {}
+        """(blob, commit, path) → position in the walk: which introduction came first."""
 
     def __iter__(self) -> Iterator[list[BlobRef]]:
         batch: list[BlobRef] = []
@@ -114,7 +116,9 @@ class _HistoryBatches:
             if isinstance(event, BlobCopy):
                 if not self._ignored(event.commit.path):
                     self.copies.setdefault(event.blob_id, []).append(event.commit)
+                    self._number(event.blob_id, event.commit)
                 continue
+            self._number(event.blob_id, event.commit)
             if self._ignored(event.path):
                 continue
             batch.append(event)
@@ -123,6 +127,9 @@ class _HistoryBatches:
                 batch = []
         if batch:
             yield from self._ready(batch)
+
+    def _number(self, blob_id: str, commit: CommitInfo) -> None:
+        self.ordinal[(blob_id, commit.commit, commit.path)] = len(self.ordinal)
 
     def _ready(self, batch: list[BlobRef]) -> Iterator[list[BlobRef]]:
         if self._already_done is not None:
@@ -175,6 +182,26 @@ def _copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]
     return extra
 
 
+def _earliest_introductions(
+    findings: list[Finding], ordinal: dict[tuple[str, str, str], int]
+) -> list[Finding]:
+    """A secret stays in a file across later versions of it: report it where it was
+    introduced (the earliest blob at that path holding it), not once per version."""
+
+    def position(finding: Finding) -> int:
+        commit = finding.location.commit
+        assert commit is not None
+        return ordinal.get((finding.location.object_id or "", commit.commit, commit.path), 0)
+
+    first: dict[tuple[str, str, str], int] = {}
+    for finding in findings:
+        key = (finding.rule_id, finding.fingerprint, finding.location.path)
+        first[key] = min(first.get(key, 1 << 62), position(finding))
+    return [
+        f for f in findings if position(f) == first[(f.rule_id, f.fingerprint, f.location.path)]
+    ]
+
+
 def scan_git(
     repo: Repository,
     *,
@@ -184,7 +211,9 @@ def scan_git(
     on_progress: ProgressCallback | None = None,
     already_done: AlreadyDone | None = None,
 ) -> ScanResult:
-    collector = Collector(on_findings=on_findings, on_progress=on_progress)
+    # Findings are emitted at the end: a later version of a file may hold a
+    # secret an earlier one introduced, and only the earliest is reported.
+    collector = Collector(on_findings=None, on_progress=on_progress)
     ignored = ignored_paths(options.content.ignore_patterns)
     batches = _HistoryBatches(
         walk_history(repo, options.history),
@@ -195,9 +224,9 @@ def scan_git(
     )
     _run(repo, batches, engine=engine, options=options, collector=collector)
     copied = _copied_findings(collector.findings, batches.copies)
-    collector.findings.extend(copied)
-    if on_findings is not None and copied:
-        on_findings(copied)
+    collector.findings = _earliest_introductions([*collector.findings, *copied], batches.ordinal)
+    if on_findings is not None and collector.findings:
+        on_findings(collector.findings)
     collector.stats.commits_walked = batches.commits
     collector.stats.blobs_scanned = batches.blobs
     return collector.result(engine.policy_hash(options.content.policy_options()))

@@ -152,7 +152,7 @@ class PostgresDatastore:
         Logs one warning when a non-local server is reached without required TLS."""
         warn_if_unencrypted(dsn)
         params = conninfo_to_dict(dsn)
-        connect_args: dict[str, Any] = {"autocommit": True}
+        connect_args: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
         if "connect_timeout" not in params:
             connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
         where, password = f"PostgreSQL datastore {redact(dsn)}", _password(dsn)
@@ -262,9 +262,7 @@ class PostgresDatastore:
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         async def work(cursor: Cursor) -> int:
             await cursor.execute(Q["start_run"], (tenant, policy_hash, source, target))
-            row = await cursor.fetchone()
-            assert row is not None
-            return int(row[0])
+            return await _count(cursor)
 
         return await self._write(work)
 
@@ -385,50 +383,63 @@ class PostgresDatastore:
 async def _upsert_chunk(
     cursor: Cursor, chunk: Sequence[OccurrenceRecord], context: ObservationContext
 ) -> tuple[int, int, int]:
-    """Findings, occurrences and observations of one chunk; rows in key order, so
-    concurrent writers take row locks in one order and cannot deadlock each other."""
+    """Findings, occurrences and observations of one chunk. Rows go in key order, so
+    concurrent writers take row locks in one order and do not deadlock each other;
+    every lookup goes through a unique index via ON CONFLICT, whatever the planner's
+    statistics say, except observe_occurrences for occurrences that already existed."""
     findings: dict[tuple[str, str], OccurrenceRecord] = {}
+    unique: dict[_OccurrenceKey, OccurrenceRecord] = {}
     for o in chunk:
         findings.setdefault((o.tenant, o.fingerprint), o)
+        unique.setdefault(_key(o), o)
     finding_rows = [findings[key] for key in sorted(findings)]
-    keyed = sorted(((_key(o), o) for o in chunk), key=lambda pair: pair[0])
-    keys = [key for key, _ in keyed]
-    rows = [o for _, o in keyed]
+    keys = sorted(unique)
+    rows = [unique[key] for key in keys]
+    key_columns = _transpose(keys)
+    observation = (context.run_id, context.policy_hash, context.fence)
 
     await cursor.execute(
-        Q["insert_findings"],
-        _columns(
-            finding_rows, "tenant", "fingerprint", "rule_id", "rule_name", "confidence", "preview"
-        ),
+        Q["upsert_findings"],
+        [
+            [o.tenant for o in finding_rows],
+            [o.fingerprint for o in finding_rows],
+            [o.rule_id for o in finding_rows],
+            [o.rule_name for o in finding_rows],
+            [o.confidence for o in finding_rows],
+            [o.preview for o in finding_rows],
+        ],
     )
-    new_findings = cursor.rowcount
-    await cursor.execute(Q["touch_findings"], _columns(finding_rows, "tenant", "fingerprint"))
+    new_findings = await _count(cursor)
     await cursor.execute(
         Q["insert_occurrences"],
         [
-            *_transpose(keys),
+            *key_columns,
             [o.line for o in rows],
             [o.column for o in rows],
             [o.author_name for o in rows],
             [o.author_email for o in rows],
             [o.commit_date for o in rows],
             [o.decoded for o in rows],
+            *observation,
         ],
     )
-    new_occurrences = cursor.rowcount
-    await cursor.execute(
-        Q["insert_observations"],
-        [context.run_id, context.policy_hash, context.fence, *_transpose(sorted(set(keys)))],
-    )
-    return max(new_findings, 0), max(new_occurrences, 0), max(cursor.rowcount, 0)
+    row = await cursor.fetchone()
+    assert row is not None
+    new_occurrences, new_observations = int(row[0]), int(row[1])
+    if new_occurrences < len(keys):  # some existed already: look them up by key
+        await cursor.execute(Q["observe_occurrences"], [*observation, *key_columns])
+        new_observations += max(cursor.rowcount, 0)
+    return new_findings, new_occurrences, new_observations
+
+
+async def _count(cursor: Cursor) -> int:
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _key(o: OccurrenceRecord) -> _OccurrenceKey:
     return (o.tenant, o.fingerprint, o.repo, o.object_id, o.start, o.end, o.path, o.commit)
-
-
-def _columns(rows: Sequence[OccurrenceRecord], *names: str) -> list[list[Any]]:
-    return [[getattr(row, name) for row in rows] for name in names]
 
 
 def _transpose(keys: Sequence[_OccurrenceKey]) -> list[list[Any]]:

@@ -32,39 +32,57 @@ RETURNING id
 -- name: finish_run
 UPDATE runs SET finished_at = now() WHERE id = %s
 
--- name: insert_findings
--- One row per finding (deduplicated by the caller); the count of inserted rows is
--- the count of new findings.
-INSERT INTO findings
-    (tenant, fingerprint, rule_id, rule_name, confidence, preview, status, first_seen, last_seen)
-SELECT u.tenant, u.fingerprint, u.rule_id, u.rule_name, u.confidence, u.preview, 'open', now(), now()
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-    AS u (tenant, fingerprint, rule_id, rule_name, confidence, preview)
-ON CONFLICT (tenant, fingerprint) DO NOTHING
-
--- name: touch_findings
--- Rows this transaction just inserted already have last_seen = now().
-UPDATE findings AS f SET last_seen = now()
-FROM unnest(%s::text[], %s::text[]) AS u (tenant, fingerprint)
-WHERE f.tenant = u.tenant AND f.fingerprint = u.fingerprint AND f.last_seen < now()
+-- name: upsert_findings
+-- One row per finding (deduplicated and sorted by the caller). A known finding
+-- gets last_seen = now() once per transaction; the conflict check goes through the
+-- primary key whatever the table statistics say. Returns the count of findings
+-- created: a row created here has first_seen = now() (the transaction's start),
+-- one updated here was created by an earlier transaction, and one created earlier
+-- in this transaction already has last_seen = now(), so it is not updated again.
+WITH upserted AS (
+    INSERT INTO findings
+        (tenant, fingerprint, rule_id, rule_name, confidence, preview, status,
+         first_seen, last_seen)
+    SELECT u.tenant, u.fingerprint, u.rule_id, u.rule_name, u.confidence, u.preview, 'open',
+           now(), now()
+    FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
+        AS u (tenant, fingerprint, rule_id, rule_name, confidence, preview)
+    ON CONFLICT (tenant, fingerprint) DO UPDATE SET last_seen = excluded.last_seen
+    WHERE findings.last_seen < excluded.last_seen
+    RETURNING first_seen = now() AS created
+)
+SELECT count(*) FILTER (WHERE created) FROM upserted
 
 -- name: insert_occurrences
-INSERT INTO occurrences
-    (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id,
-     line, col, author_name, author_email, commit_date, decoded)
-SELECT *
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
-            %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
-            %s::text[], %s::text[])
-ON CONFLICT (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
-DO NOTHING
+-- Parameters: one array per occurrence column (rows deduplicated and sorted by key
+-- by the caller), then run id, policy hash, fence. Inserts the new occurrences
+-- and their observations; returns how many of each. Occurrences that already
+-- existed get their observations from observe_occurrences.
+WITH inserted AS (
+    INSERT INTO occurrences
+        (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id,
+         line, col, author_name, author_email, commit_date, decoded)
+    SELECT *
+    FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[],
+                %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[],
+                %b::text[], %b::text[])
+    ON CONFLICT (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
+    DO NOTHING
+    RETURNING id
+), observed AS (
+    INSERT INTO observations (occurrence_id, run_id, policy_hash, fence, observed_at)
+    SELECT id, %s::bigint, %s::text, %s::bigint, now() FROM inserted
+    ON CONFLICT (occurrence_id, run_id, policy_hash) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM observed)
 
--- name: insert_observations
+-- name: observe_occurrences
 -- Parameters: run id, policy hash, fence, then the occurrence keys as arrays.
 INSERT INTO observations (occurrence_id, run_id, policy_hash, fence, observed_at)
 SELECT o.id, %s::bigint, %s::text, %s::bigint, now()
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[],
-            %s::text[], %s::text[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[],
+            %b::text[], %b::text[])
     AS k (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
 JOIN occurrences AS o
     USING (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
