@@ -203,11 +203,20 @@ class _Entry:
 
 
 def _entry(raw: str, path: str) -> _Entry:
+    """One raw diff entry: ``:old new oldsha newsha S`` (one parent) or
+    ``::m1 m2 m3 s1 s2 s3 SS`` (a merge, combined: differs from every parent)."""
     stripped = raw.lstrip("\n")
     parents = len(stripped) - len(stripped.lstrip(":"))
     fields = stripped[parents:].split(" ")
-    removed = fields[parents + 1] if "D" in fields[-1] and len(fields) > parents + 1 else None
-    return _Entry(_new_blob(raw), removed, path)
+    if len(fields) != 2 * (parents + 1) + 1:
+        return _Entry(None, None, path)
+    status = fields[-1]
+    if "D" in status:
+        return _Entry(None, fields[parents + 1], path)
+    new_mode, new_sha = fields[parents], fields[2 * parents + 1]
+    if new_sha == NULL_SHA or new_mode in _SKIPPED_MODES:
+        return _Entry(None, None, path)
+    return _Entry(new_sha, None, path)
 
 
 def _introductions(
@@ -215,15 +224,20 @@ def _introductions(
 ) -> Iterator[BlobRef | BlobCopy]:
     moved = {e.removed for e in entries if e.removed}
     for entry in entries:
-        if entry.blob is None:
+        blob = entry.blob
+        if blob is None:
             continue
-        introduced = replace(commit, path=entry.path)
-        first_path = seen.get(entry.blob)
+        first_path = seen.get(blob)
+        if first_path is not None and (first_path == entry.path or blob in moved):
+            continue
+        introduced = CommitInfo(
+            commit.commit, commit.author_name, commit.author_email, commit.date, entry.path
+        )
         if first_path is None:
-            seen[entry.blob] = entry.path
-            yield BlobRef(blob_id=entry.blob, path=entry.path, commit=introduced)
-        elif first_path != entry.path and entry.blob not in moved:
-            yield BlobCopy(blob_id=entry.blob, commit=introduced)
+            seen[blob] = entry.path
+            yield BlobRef(blob_id=blob, path=entry.path, commit=introduced)
+        else:
+            yield BlobCopy(blob_id=blob, commit=introduced)
 
 
 def walk_history(
