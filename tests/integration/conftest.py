@@ -22,10 +22,13 @@ TEMPLATE = "leakmesh_template"
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A running PostgreSQL with a migrated ``leakmesh_template`` database."""
+    problem = ""
     try:
         server = start_server()
     except PgServerError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem:  # failed outside the except block: one line, no chained traceback
+        pytest.fail(problem, pytrace=False)
     try:
         template_dsn = server.create_named_database(TEMPLATE)
 

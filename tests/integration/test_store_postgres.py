@@ -13,6 +13,7 @@ import pytest
 
 from contract.store_contract import TENANT, StoreContract, StoreFactory, occurrence
 from integration.pg_server import free_port
+from leakmesh.store import postgres
 from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
 from leakmesh.store.migrate import MIGRATIONS_TABLE, MigrationPolicy
 from leakmesh.store.models import FindingQuery, LedgerStatus, ObservationContext
@@ -167,6 +168,34 @@ def test_tls_warning_is_logged_once_naming_the_host_not_the_password(
     caplog.clear()
     assert not warn_if_unencrypted("postgresql://scanner@localhost/leakmesh", environ={})
     assert caplog.records == []
+
+
+def test_upsert_across_chunks_and_concurrent_writers_counts_each_row_once(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small chunks (so one upsert COPYs several batches in one transaction) and two
+    writers with the same rows in opposite orders: every row is created once."""
+    monkeypatch.setattr(postgres, "_UPSERT_CHUNK", 7)
+    records = [replace(occurrence(n % 20), path=f"p{n}.py") for n in range(60)]
+    records += records[:10]  # repeated keys, some in another chunk
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        stores = [await PostgresDatastore.open(pg_dsn) for _ in range(2)]
+        try:
+            run_id = await stores[0].start_run(
+                tenant=TENANT, policy_hash="p", source="fs", target="."
+            )
+            context = ObservationContext(run_id=run_id, policy_hash="p")
+            counts = await asyncio.gather(
+                stores[0].upsert(records, context), stores[1].upsert(records[::-1], context)
+            )
+            return [(c.findings, c.occurrences, c.observations) for c in counts]
+        finally:
+            for store in stores:
+                await store.close()
+
+    counts = asyncio.run(scenario())
+    assert tuple(map(sum, zip(*counts, strict=True))) == (20, 60, 60)
 
 
 def test_ingest_micro_check(pg_dsn: str) -> None:

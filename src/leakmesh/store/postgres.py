@@ -1,9 +1,10 @@
 """The shared datastore: PostgreSQL through psycopg 3 (async) and a connection pool.
 
-Batches go to the server as one array per column and are expanded with unnest(),
-so an upsert of any size is a handful of statements in one transaction. Driver
-errors become `StoreError` / `StoreUnavailable` / `SchemaError` here, with the DSN
-redacted and the password scrubbed from the driver's message.
+An upsert COPYs its rows into a session-private temporary table and moves them on
+with three statements in one transaction; other batches travel as one array per
+column, expanded with unnest(). Either way a batch of any size is a handful of
+statements. Driver errors become `StoreError` / `StoreUnavailable` / `SchemaError`
+here, with the DSN redacted and the password scrubbed from the driver's message.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ Cursor = psycopg.AsyncCursor[TupleRow]
 _CONNECT_TIMEOUT_S = 10
 _POOL_TIMEOUT_S = 30.0
 _UPSERT_CHUNK = 20_000
-"""Rows per statement inside one upsert transaction (bounds the parameter size)."""
+"""Rows per COPY inside one upsert transaction (bounds the temporary table)."""
 _WRITE_ATTEMPTS = 3
 _RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 _UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
@@ -262,7 +263,7 @@ class PostgresDatastore:
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         async def work(cursor: Cursor) -> int:
             await cursor.execute(Q["start_run"], (tenant, policy_hash, source, target))
-            return await _count(cursor)
+            return await _scalar(cursor)
 
         return await self._write(work)
 
@@ -282,8 +283,8 @@ class PostgresDatastore:
 
         async def work(cursor: Cursor) -> UpsertCounts:
             findings = new_occurrences = observations = 0
-            for chunk in _chunks(occurrences, _UPSERT_CHUNK):
-                f, o, n = await _upsert_chunk(cursor, chunk, context)
+            for i, chunk in enumerate(_chunks(occurrences, _UPSERT_CHUNK)):
+                f, o, n = await _upsert_chunk(cursor, chunk, context, first=i == 0)
                 findings, new_occurrences, observations = (
                     findings + f,
                     new_occurrences + o,
@@ -381,58 +382,50 @@ class PostgresDatastore:
 
 
 async def _upsert_chunk(
-    cursor: Cursor, chunk: Sequence[OccurrenceRecord], context: ObservationContext
+    cursor: Cursor, chunk: Sequence[OccurrenceRecord], context: ObservationContext, *, first: bool
 ) -> tuple[int, int, int]:
-    """Findings, occurrences and observations of one chunk. Rows go in key order, so
-    concurrent writers take row locks in one order and do not deadlock each other;
-    every lookup goes through a unique index via ON CONFLICT, whatever the planner's
-    statistics say, except observe_occurrences for occurrences that already existed."""
-    findings: dict[tuple[str, str], OccurrenceRecord] = {}
-    unique: dict[_OccurrenceKey, OccurrenceRecord] = {}
-    for o in chunk:
-        findings.setdefault((o.tenant, o.fingerprint), o)
-        unique.setdefault(_key(o), o)
-    finding_rows = [findings[key] for key in sorted(findings)]
-    keys = sorted(unique)
-    rows = [unique[key] for key in keys]
-    key_columns = _transpose(keys)
+    """Findings, occurrences and observations of one chunk: COPY it into the
+    session's batch table, then insert from there (see the queries' comments)."""
+    await cursor.execute(Q["create_upsert_batch"] if first else Q["clear_upsert_batch"])
+    async with cursor.copy(Q["copy_upsert_batch"]) as copy:
+        for seq, o in enumerate(chunk):
+            await copy.write_row(
+                (
+                    seq,
+                    o.tenant,
+                    o.fingerprint,
+                    o.rule_id,
+                    o.rule_name,
+                    o.confidence,
+                    o.preview,
+                    o.repo,
+                    o.object_id,
+                    o.start,
+                    o.end,
+                    o.path,
+                    o.commit,
+                    o.line,
+                    o.column,
+                    o.author_name,
+                    o.author_email,
+                    o.commit_date,
+                    o.decoded,
+                )
+            )
+    await cursor.execute(Q["upsert_findings"])
+    new_findings = await _scalar(cursor)
     observation = (context.run_id, context.policy_hash, context.fence)
-
-    await cursor.execute(
-        Q["upsert_findings"],
-        [
-            [o.tenant for o in finding_rows],
-            [o.fingerprint for o in finding_rows],
-            [o.rule_id for o in finding_rows],
-            [o.rule_name for o in finding_rows],
-            [o.confidence for o in finding_rows],
-            [o.preview for o in finding_rows],
-        ],
-    )
-    new_findings = await _count(cursor)
-    await cursor.execute(
-        Q["insert_occurrences"],
-        [
-            *key_columns,
-            [o.line for o in rows],
-            [o.column for o in rows],
-            [o.author_name for o in rows],
-            [o.author_email for o in rows],
-            [o.commit_date for o in rows],
-            [o.decoded for o in rows],
-            *observation,
-        ],
-    )
+    await cursor.execute(Q["insert_occurrences"], observation)
     row = await cursor.fetchone()
     assert row is not None
     new_occurrences, new_observations = int(row[0]), int(row[1])
-    if new_occurrences < len(keys):  # some existed already: look them up by key
-        await cursor.execute(Q["observe_occurrences"], [*observation, *key_columns])
+    if new_occurrences < len({_key(o) for o in chunk}):  # some existed: look them up
+        await cursor.execute(Q["observe_occurrences"], observation)
         new_observations += max(cursor.rowcount, 0)
     return new_findings, new_occurrences, new_observations
 
 
-async def _count(cursor: Cursor) -> int:
+async def _scalar(cursor: Cursor) -> int:
     row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
@@ -440,10 +433,6 @@ async def _count(cursor: Cursor) -> int:
 
 def _key(o: OccurrenceRecord) -> _OccurrenceKey:
     return (o.tenant, o.fingerprint, o.repo, o.object_id, o.start, o.end, o.path, o.commit)
-
-
-def _transpose(keys: Sequence[_OccurrenceKey]) -> list[list[Any]]:
-    return [list(column) for column in zip(*keys, strict=True)] if keys else [[]] * 8
 
 
 def _iso(value: datetime) -> str:

@@ -1,6 +1,7 @@
--- Queries of the PostgreSQL datastore (`postgres.py`), by name. Batches travel as
--- one array per column and are expanded server-side with unnest(), so a batch of
--- any size is one statement; placeholders are psycopg's %s / %(name)s.
+-- Queries of the PostgreSQL datastore (`postgres.py`), by name. Placeholders are
+-- psycopg's %s / %(name)s. Upserts COPY their rows into a temporary table; other
+-- batches travel as one array per column, expanded server-side with unnest(), so
+-- a batch of any size is one statement.
 
 -- name: migrations_table_exists
 SELECT to_regclass(%s::text) IS NOT NULL
@@ -32,21 +33,59 @@ RETURNING id
 -- name: finish_run
 UPDATE runs SET finished_at = now() WHERE id = %s
 
+-- name: create_upsert_batch
+-- An upsert COPYs its rows into this session-private table, then moves them with
+-- the three statements below (measured faster than unnest() of array parameters,
+-- which psycopg dumps in Python and which the lookup would have to send twice).
+-- seq keeps the caller's order: where rows repeat a key, the first one wins.
+CREATE TEMP TABLE IF NOT EXISTS leakmesh_upsert_batch (
+    seq           BIGINT NOT NULL,
+    tenant        TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    rule_id       TEXT NOT NULL,
+    rule_name     TEXT NOT NULL,
+    confidence    TEXT NOT NULL,
+    preview       TEXT NOT NULL,
+    repo          TEXT NOT NULL,
+    object_id     TEXT NOT NULL,
+    start_offset  BIGINT NOT NULL,
+    end_offset    BIGINT NOT NULL,
+    path          TEXT NOT NULL,
+    commit_id     TEXT NOT NULL,
+    line          BIGINT NOT NULL,
+    col           BIGINT NOT NULL,
+    author_name   TEXT NOT NULL,
+    author_email  TEXT NOT NULL,
+    commit_date   TEXT NOT NULL,
+    decoded       TEXT NOT NULL
+) ON COMMIT DELETE ROWS
+
+-- name: clear_upsert_batch
+TRUNCATE leakmesh_upsert_batch
+
+-- name: copy_upsert_batch
+COPY leakmesh_upsert_batch (
+    seq, tenant, fingerprint, rule_id, rule_name, confidence, preview, repo, object_id,
+    start_offset, end_offset, path, commit_id, line, col, author_name, author_email,
+    commit_date, decoded
+) FROM STDIN
+
 -- name: upsert_findings
--- One row per finding (deduplicated and sorted by the caller). A known finding
--- gets last_seen = now() once per transaction; the conflict check goes through the
--- primary key whatever the table statistics say. Returns the count of findings
--- created: a row created here has first_seen = now() (the transaction's start),
--- one updated here was created by an earlier transaction, and one created earlier
--- in this transaction already has last_seen = now(), so it is not updated again.
+-- Rows go in key order, so concurrent writers lock rows in one order and do not
+-- deadlock each other; the conflict check goes through the primary key whatever
+-- the planner's statistics say. A known finding gets last_seen = now() once per
+-- transaction. Returns the count of findings created: a row created here has
+-- first_seen = now() (the transaction's start); one updated here was created by an
+-- earlier transaction; one created earlier in this transaction already has
+-- last_seen = now(), so it is not updated again.
 WITH upserted AS (
     INSERT INTO findings
         (tenant, fingerprint, rule_id, rule_name, confidence, preview, status,
          first_seen, last_seen)
-    SELECT u.tenant, u.fingerprint, u.rule_id, u.rule_name, u.confidence, u.preview, 'open',
-           now(), now()
-    FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
-        AS u (tenant, fingerprint, rule_id, rule_name, confidence, preview)
+    SELECT DISTINCT ON (tenant, fingerprint)
+           tenant, fingerprint, rule_id, rule_name, confidence, preview, 'open', now(), now()
+    FROM leakmesh_upsert_batch
+    ORDER BY tenant, fingerprint, seq
     ON CONFLICT (tenant, fingerprint) DO UPDATE SET last_seen = excluded.last_seen
     WHERE findings.last_seen < excluded.last_seen
     RETURNING first_seen = now() AS created
@@ -54,18 +93,19 @@ WITH upserted AS (
 SELECT count(*) FILTER (WHERE created) FROM upserted
 
 -- name: insert_occurrences
--- Parameters: one array per occurrence column (rows deduplicated and sorted by key
--- by the caller), then run id, policy hash, fence. Inserts the new occurrences
--- and their observations; returns how many of each. Occurrences that already
--- existed get their observations from observe_occurrences.
+-- Parameters: run id, policy hash, fence. Inserts the new occurrences (in key
+-- order) and their observations; returns how many of each. Occurrences that
+-- already existed get their observations from observe_occurrences.
 WITH inserted AS (
     INSERT INTO occurrences
         (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id,
          line, col, author_name, author_email, commit_date, decoded)
-    SELECT *
-    FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[],
-                %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::text[], %b::text[],
-                %b::text[], %b::text[])
+    SELECT DISTINCT ON (tenant, fingerprint, repo, object_id, start_offset, end_offset, path,
+                        commit_id)
+           tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id,
+           line, col, author_name, author_email, commit_date, decoded
+    FROM leakmesh_upsert_batch
+    ORDER BY tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id, seq
     ON CONFLICT (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
     DO NOTHING
     RETURNING id
@@ -78,14 +118,22 @@ WITH inserted AS (
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM observed)
 
 -- name: observe_occurrences
--- Parameters: run id, policy hash, fence, then the occurrence keys as arrays.
+-- Parameters: run id, policy hash, fence. One index probe per batch row (LATERAL …
+-- LIMIT 1), never a scan of the table. repo is compared with IS NOT DISTINCT FROM
+-- (the columns are NOT NULL: the same as =) on purpose: it keeps occurrences_by_repo
+-- out of the probe. Without statistics (a young table) the planner rates that index
+-- as selective as the unique key, and then reads a whole repository per key.
 INSERT INTO observations (occurrence_id, run_id, policy_hash, fence, observed_at)
 SELECT o.id, %s::bigint, %s::text, %s::bigint, now()
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[],
-            %b::text[], %b::text[])
-    AS k (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
-JOIN occurrences AS o
-    USING (tenant, fingerprint, repo, object_id, start_offset, end_offset, path, commit_id)
+FROM leakmesh_upsert_batch AS k
+CROSS JOIN LATERAL (
+    SELECT o.id FROM occurrences AS o
+    WHERE o.tenant = k.tenant AND o.fingerprint = k.fingerprint
+      AND o.repo IS NOT DISTINCT FROM k.repo
+      AND o.object_id = k.object_id AND o.start_offset = k.start_offset
+      AND o.end_offset = k.end_offset AND o.path = k.path AND o.commit_id = k.commit_id
+    LIMIT 1
+) AS o
 ON CONFLICT (occurrence_id, run_id, policy_hash) DO NOTHING
 
 -- name: list_findings
