@@ -377,6 +377,20 @@ class PostgresDatastore:
 
         await self._write(work)
 
+    # -- db copy ------------------------------------------------------------------
+
+    async def export_rows(self, table: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await self._read(Q[f"export_{table}"], ())]
+
+    async def import_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        async def work(cursor: Cursor) -> None:
+            await cursor.executemany(Q[f"import_{table}"], rows)
+
+        await self._write(work)
+
+    async def after_import(self) -> None:
+        await self._read(Q["reset_sequences"], ())
+
     async def close(self) -> None:
         await self._pool.close()
 

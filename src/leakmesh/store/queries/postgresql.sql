@@ -193,3 +193,63 @@ INSERT INTO git_frontier (tenant, repo, ref, tip, updated_at)
 SELECT %s::text, %s::text, u.ref, u.tip, now()
 FROM unnest(%s::text[], %s::text[]) AS u (ref, tip)
 ON CONFLICT (tenant, repo, ref) DO UPDATE SET tip = excluded.tip, updated_at = excluded.updated_at
+
+-- Table export and import for `leakmesh db copy` (ids kept: observations and
+-- triage events refer to them; `after_import` moves the sequences past them).
+
+-- name: export_runs
+SELECT id, tenant, policy_hash, source, target, started_at, finished_at FROM runs ORDER BY id
+
+-- name: import_runs
+INSERT INTO runs (id, tenant, policy_hash, source, target, started_at, finished_at)
+VALUES (%s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz)
+
+-- name: export_findings
+SELECT tenant, fingerprint, rule_id, rule_name, confidence, preview, status, first_seen, last_seen
+FROM findings ORDER BY tenant, fingerprint
+
+-- name: import_findings
+INSERT INTO findings (tenant, fingerprint, rule_id, rule_name, confidence, preview, status, first_seen, last_seen)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz)
+
+-- name: export_occurrences
+SELECT id, tenant, fingerprint, repo, object_id, start_offset, end_offset, path, line, col, commit_id,
+       author_name, author_email, commit_date, decoded
+FROM occurrences ORDER BY id
+
+-- name: import_occurrences
+INSERT INTO occurrences (id, tenant, fingerprint, repo, object_id, start_offset, end_offset, path, line, col,
+                         commit_id, author_name, author_email, commit_date, decoded)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+
+-- name: export_observations
+SELECT occurrence_id, run_id, policy_hash, fence, observed_at FROM observations
+ORDER BY occurrence_id, run_id, policy_hash
+
+-- name: import_observations
+INSERT INTO observations (occurrence_id, run_id, policy_hash, fence, observed_at)
+VALUES (%s, %s, %s, %s, %s::timestamptz)
+
+-- name: export_triage_events
+SELECT id, tenant, fingerprint, status, note, at FROM triage_events ORDER BY id
+
+-- name: import_triage_events
+INSERT INTO triage_events (id, tenant, fingerprint, status, note, at) VALUES (%s, %s, %s, %s, %s, %s::timestamptz)
+
+-- name: export_done_ledger
+SELECT tenant, policy_hash, object_id, status, updated_at FROM done_ledger
+ORDER BY tenant, policy_hash, object_id
+
+-- name: import_done_ledger
+INSERT INTO done_ledger (tenant, policy_hash, object_id, status, updated_at) VALUES (%s, %s, %s, %s, %s::timestamptz)
+
+-- name: export_git_frontier
+SELECT tenant, repo, ref, tip, updated_at FROM git_frontier ORDER BY tenant, repo, ref
+
+-- name: import_git_frontier
+INSERT INTO git_frontier (tenant, repo, ref, tip, updated_at) VALUES (%s, %s, %s, %s, %s::timestamptz)
+
+-- name: reset_sequences
+SELECT setval(pg_get_serial_sequence('runs', 'id'), COALESCE((SELECT MAX(id) FROM runs), 0) + 1, false),
+       setval(pg_get_serial_sequence('occurrences', 'id'), COALESCE((SELECT MAX(id) FROM occurrences), 0) + 1, false),
+       setval(pg_get_serial_sequence('triage_events', 'id'), COALESCE((SELECT MAX(id) FROM triage_events), 0) + 1, false)
