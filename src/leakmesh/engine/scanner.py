@@ -6,6 +6,7 @@ process scans through its own `BufferScanner`, which owns a Hyperscan scratch.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,9 +60,22 @@ class Engine:
     def __init__(self, *, ruleset: Ruleset, options: EngineOptions) -> None:
         self.ruleset = ruleset
         self.options = options
-        self.matcher = Matcher(
-            ruleset=ruleset, anchor_mode=options.anchor_mode, cache_dir=options.cache_dir
-        )
+        self._matcher: Matcher | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def matcher(self) -> Matcher:
+        """The compiled database, loaded on first use: a scan with nothing new to
+        look at (an incremental rescan) never pays for it."""
+        if self._matcher is None:
+            with self._lock:
+                if self._matcher is None:
+                    self._matcher = Matcher(
+                        ruleset=self.ruleset,
+                        anchor_mode=self.options.anchor_mode,
+                        cache_dir=self.options.cache_dir,
+                    )
+        return self._matcher
 
     def policy_options(self) -> dict[str, object]:
         return {"decode_depth": self.options.decode_depth}

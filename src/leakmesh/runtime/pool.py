@@ -148,6 +148,9 @@ def run_batches(
     with _executor(options) as pool:
         pending: set[Future[BatchResult]] = set()
         for batch in batches:
+            if options.executor is ExecutorKind.PROCESS:
+                # Loaded once, before the first submit forks the workers: they inherit it.
+                engine.matcher  # noqa: B018
             pending.add(pool.submit(work, batch))
             if len(pending) >= limit:
                 pending = _drain(pending, absorb, keep=limit // 2)
