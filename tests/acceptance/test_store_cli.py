@@ -128,7 +128,9 @@ def test_db_commands_and_fail_closed(tmp_path: Path, env: dict[str, str]) -> Non
         db.execute("UPDATE leakmesh_migrations SET checksum = substr(checksum, 1, 10)")
     broken = run_cli("db", "validate", f"--store={empty}", env=env)
     assert broken.returncode == 1 and "checksum differs" in broken.stdout
-    bad = run_cli("scan", str(tmp_path), "--store=mysql://u:CANARYPW@h/db", env=env)  # leakmesh:allow
+    bad = run_cli(
+        "scan", str(tmp_path), "--store=mysql://u:CANARYPW@h/db", env=env
+    )  # leakmesh:allow
     assert (
         bad.returncode == 2
         and "unsupported datastore DSN" in bad.stderr
