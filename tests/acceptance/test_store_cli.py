@@ -128,14 +128,10 @@ def test_db_commands_and_fail_closed(tmp_path: Path, env: dict[str, str]) -> Non
         db.execute("UPDATE leakmesh_migrations SET checksum = substr(checksum, 1, 10)")
     broken = run_cli("db", "validate", f"--store={empty}", env=env)
     assert broken.returncode == 1 and "checksum differs" in broken.stdout
-    bad = run_cli(
-        "scan", str(tmp_path), "--store=mysql://u:CANARYPW@h/db", env=env
-    )  # leakmesh:allow
-    assert (
-        bad.returncode == 2
-        and "unsupported datastore DSN" in bad.stderr
-        and "CANARYPW" not in bad.stderr
-    )
+    mysql_dsn = "mysql://u:CANARYPW@h/db"  # leakmesh:allow (a canary, not a credential)
+    bad = run_cli("scan", str(tmp_path), f"--store={mysql_dsn}", env=env)
+    assert bad.returncode == 2 and "unsupported datastore DSN" in bad.stderr
+    assert "CANARYPW" not in bad.stderr
 
 
 def test_report_in_every_format(tmp_path: Path, env: dict[str, str]) -> None:
