@@ -263,8 +263,9 @@ def console_script(name: str) -> str:
     return shutil.which(name) or str(candidate)
 
 
-def snapshot_leakmesh() -> tuple[dict[str, str], str]:
-    """Copy the installed (editable) leakmesh package for this run.
+def snapshot_leakmesh(root: Path | None = None) -> tuple[dict[str, str], str]:
+    """Copy the installed (editable) leakmesh package for this run, into `root`
+    (default ``bench/work/leakmesh-snapshot``; each bench has its own, so two can run).
 
     leakmesh is developed while it is benchmarked: with a snapshot on PYTHONPATH every run of
     one bench measures the same code (and its rule cache stays warm). Returns the environment
@@ -274,7 +275,7 @@ def snapshot_leakmesh() -> tuple[dict[str, str], str]:
     locations = list(spec.submodule_search_locations or []) if spec else []
     if not locations:
         return {}, ""
-    root = WORK / "leakmesh-snapshot"
+    root = root or WORK / "leakmesh-snapshot"
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(
         locations[0], root / "leakmesh", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -361,7 +362,8 @@ def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[Tool]:
     ]
 
 
-def tool_version(tool: Tool, env: dict[str, str]) -> str:
+def tool_version(tool: Tool | Any, env: dict[str, str]) -> str:
+    """`tool` has `name`, `version_argv` and `extra_env` (this bench's or run_git's)."""
     try:
         res = subprocess.run(
             tool.version_argv,

