@@ -165,22 +165,6 @@ def _tokens(stream: Iterable[bytes]) -> Iterator[str]:
         yield pending.decode("utf-8", errors="surrogateescape")
 
 
-def _new_blob(raw: str) -> str | None:
-    """The blob id a raw diff entry introduces, if any.
-
-    ``:old new oldsha newsha S`` for one parent, ``::m1 m2 m3 s1 s2 s3 SS`` for a
-    merge (combined: the path differs from every parent)."""
-    stripped = raw.lstrip("\n")
-    parents = len(stripped) - len(stripped.lstrip(":"))
-    fields = stripped[parents:].split(" ")
-    if len(fields) != 2 * (parents + 1) + 1:
-        return None
-    new_mode, new_sha = fields[parents], fields[2 * parents + 1]
-    if new_sha == NULL_SHA or new_mode in _SKIPPED_MODES or "D" in fields[-1]:
-        return None
-    return new_sha
-
-
 def _commit_info(header: str) -> CommitInfo:
     commit, _parents, name, email, date = header.lstrip("\n").split(_HEADER_SEPARATOR)
     return CommitInfo(commit=commit, author_name=name, author_email=email, date=date, path="")
@@ -376,10 +360,9 @@ def staged_blobs(repo: Repository) -> list[BlobRef]:
     for token in tokens:
         if not token.startswith(":"):
             continue
-        path = next(tokens, "")
-        blob = _new_blob(token)
-        if blob is not None:
-            refs.append(BlobRef(blob, path, replace(STAGED, path=path)))
+        entry = _entry(token, next(tokens, ""))
+        if entry.blob is not None:
+            refs.append(BlobRef(entry.blob, entry.path, replace(STAGED, path=entry.path)))
     return refs
 
 
