@@ -238,6 +238,7 @@ def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) 
         max_file_bytes=MAX_FILE_SIZE.resolve(args.max_file_size, environ),
         ignore_patterns=_ignore_patterns(path, IGNORE_FILE.resolve(args.ignore_file, environ)),
     )
+    staged = STAGED.resolve(getattr(args, "staged", None), environ)
     return ScanSettings(
         source=source,
         path=path,
@@ -248,8 +249,8 @@ def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) 
         progress=PROGRESS.resolve(args.progress, environ),
         pool=PoolOptions(jobs=JOBS.resolve(args.jobs, environ)),
         content=source_options,
-        history=_history_options(args, environ, source),
-        staged=STAGED.resolve(getattr(args, "staged", None), environ),
+        history=_history_options(args, environ, source, staged=staged),
+        staged=staged,
         baseline=baseline,
         store=STORE.resolve(getattr(args, "store", None), environ),
         schema_policy=MigrationPolicy(
@@ -260,14 +261,13 @@ def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) 
 
 
 def _history_options(
-    args: argparse.Namespace, environ: Mapping[str, str], source: str
+    args: argparse.Namespace, environ: Mapping[str, str], source: str, *, staged: bool
 ) -> HistoryOptions:
     history = HistoryOptions(
         ref=BRANCH.resolve(getattr(args, "branch", None), environ),
         since=SINCE.resolve(getattr(args, "since", None), environ),
         max_count=MAX_COUNT.resolve(getattr(args, "max_count", None), environ),
     )
-    staged = STAGED.resolve(getattr(args, "staged", None), environ)
     if source != "git" and (history != HistoryOptions() or staged):
         raise UsageError("--branch, --since, --max-count and --staged apply to scan git")
     return history

@@ -202,6 +202,19 @@ def _earliest_introductions(
     ]
 
 
+def _finish(
+    collector: Collector,
+    *,
+    engine: Engine,
+    options: GitScanOptions,
+    on_findings: FindingsCallback | None,
+) -> ScanResult:
+    """Emit the final findings at once (both scans filter them after scanning)."""
+    if on_findings is not None and collector.findings:
+        on_findings(collector.findings)
+    return collector.result(engine.policy_hash(options.content.policy_options()))
+
+
 def scan_git(
     repo: Repository,
     *,
@@ -225,11 +238,9 @@ def scan_git(
     _run(repo, batches, engine=engine, options=options, collector=collector)
     copied = _copied_findings(collector.findings, batches.copies)
     collector.findings = _earliest_introductions([*collector.findings, *copied], batches.ordinal)
-    if on_findings is not None and collector.findings:
-        on_findings(collector.findings)
     collector.stats.commits_walked = batches.commits
     collector.stats.blobs_scanned = batches.blobs
-    return collector.result(engine.policy_hash(options.content.policy_options()))
+    return _finish(collector, engine=engine, options=options, on_findings=on_findings)
 
 
 def scan_staged(
@@ -265,7 +276,5 @@ def scan_staged(
         for f in collector.findings
         if on_added_line(f)
     ]
-    if on_findings is not None and collector.findings:
-        on_findings(collector.findings)
     collector.stats.blobs_scanned = len(refs)
-    return collector.result(engine.policy_hash(options.content.policy_options()))
+    return _finish(collector, engine=engine, options=options, on_findings=on_findings)
