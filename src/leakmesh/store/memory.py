@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from leakmesh.store.errors import StoreError
 from leakmesh.store.models import (
@@ -17,11 +16,8 @@ from leakmesh.store.models import (
     TriageEvent,
     TriageStatus,
     UpsertCounts,
+    now,
 )
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass

@@ -4,7 +4,14 @@ its keyed fingerprint, its rule and a redacted preview."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
+
+
+def now() -> str:
+    """The time stores write, as UTC ISO-8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
 
 DEFAULT_TENANT = "0" * 64
 """The tenant of a local datastore when LEAKMESH_TENANT_ID is not set."""

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
-from leakmesh.store.memory import now
 from leakmesh.store.migrate import (
     MIGRATIONS_TABLE,
     AppliedMigration,
@@ -29,6 +28,7 @@ from leakmesh.store.models import (
     TriageEvent,
     TriageStatus,
     UpsertCounts,
+    now,
 )
 from leakmesh.store.queries import load_queries
 
