@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from leakmesh.store.errors import StoreError
+from leakmesh.store.errors import StaleFence, StoreError
 from leakmesh.store.models import (
     FindingQuery,
     LedgerStatus,
     ObservationContext,
     OccurrenceRecord,
+    ShardFence,
     TriageStatus,
 )
 from leakmesh.store.protocols import Datastore
@@ -138,7 +139,9 @@ class StoreContract:
                 commit_date="2024-01-01T00:00:00Z",
                 decoded="base64",
             )
-            await store.upsert([record], ObservationContext(r1, "p", fence=3))
+            await store.upsert(
+                [record], ObservationContext(r1, "p", ShardFence(TENANT, r1, "s0", 3))
+            )
             assert await store.occurrences(TENANT, record.fingerprint) == [record]
             await store.finish_run(r1)
             await store.close()
@@ -179,6 +182,40 @@ class StoreContract:
                 "refs/tags/v1": "b" * 40,
             }
             assert await store.tips(TENANT, "other") == {}
+            await store.close()
+
+        run(scenario())
+
+    def test_fenced_writes_reject_a_lower_epoch_whole(self, store_factory: StoreFactory) -> None:
+        async def scenario() -> None:
+            store = await store_factory()
+            run_id = await store.start_run(tenant=TENANT, policy_hash="p", source="git", target="r")
+            old = ShardFence(TENANT, run_id, "0001", 1)
+            new = replace(old, epoch=2)
+            context = ObservationContext(run_id, "p", old)
+            await store.upsert([occurrence(1)], context)
+            await store.mark(TENANT, "p", {"a": LedgerStatus.SCANNED_CLEAN}, fence=old)
+            await store.hold_fence(new)  # the successor acquires the shard
+            with pytest.raises(StaleFence):
+                await store.upsert([occurrence(2)], context)
+            with pytest.raises(StaleFence):
+                await store.upsert([], context)
+            with pytest.raises(StaleFence):
+                await store.mark(TENANT, "p", {"b": LedgerStatus.SCANNED_CLEAN}, fence=old)
+            with pytest.raises(StaleFence):
+                await store.advance(TENANT, "r", {"refs/heads/main": "c1"}, fence=old)
+            with pytest.raises(StaleFence):
+                await store.hold_fence(old)
+            # Nothing of a rejected write was applied ...
+            fingerprints = [f.fingerprint for f in await store.list_findings(FindingQuery(TENANT))]
+            assert fingerprints == [f"{1:032x}"]
+            assert await store.lookup(TENANT, "p", ["a", "b"]) == {"a": LedgerStatus.SCANNED_CLEAN}
+            assert await store.tips(TENANT, "r") == {}
+            # ... the current epoch writes, and other shards keep their own fences.
+            await store.upsert([occurrence(2)], replace(context, shard=new))
+            await store.advance(TENANT, "r", {"refs/heads/main": "c1"}, fence=new)
+            await store.hold_fence(replace(old, shard_id="0002"))
+            assert len(await store.list_findings(FindingQuery(TENANT))) == 2
             await store.close()
 
         run(scenario())

@@ -26,6 +26,7 @@ TABLES = (
     "triage_events",
     "done_ledger",
     "git_frontier",
+    "shard_fences",
 )
 """In dependency order: a row's references are copied before it."""
 
@@ -36,6 +37,7 @@ _TIMESTAMP_COLUMNS = {
     "triage_events": (5,),
     "done_ledger": (4,),
     "git_frontier": (4,),
+    "shard_fences": (4,),
 }
 COPY_BATCH = 5_000
 

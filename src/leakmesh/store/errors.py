@@ -14,3 +14,8 @@ class SchemaError(StoreError):
 
 class StoreUnavailable(StoreError):
     """The datastore cannot be reached."""
+
+
+class StaleFence(StoreError):
+    """A write carried a shard fence lower than the one recorded: its worker lost
+    the shard to another, so nothing of the write was applied."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from leakmesh.store.errors import StoreError
+from leakmesh.store.errors import StaleFence, StoreError
 from leakmesh.store.models import (
     FindingQuery,
     LedgerStatus,
     ObservationContext,
     OccurrenceRecord,
+    ShardFence,
     StoredFinding,
     TriageEvent,
     TriageStatus,
@@ -38,6 +39,20 @@ class MemoryDatastore:
     _history: dict[tuple[str, str], list[TriageEvent]] = field(default_factory=dict)
     _ledger: dict[tuple[str, str, str], LedgerStatus] = field(default_factory=dict)
     _frontier: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    _fences: dict[tuple[str, int, str], int] = field(default_factory=dict)
+
+    async def hold_fence(self, fence: ShardFence) -> None:
+        self._hold(fence)
+
+    def _hold(self, fence: ShardFence | None) -> None:
+        if fence is None:
+            return
+        key = (fence.tenant, fence.run_id, fence.shard_id)
+        if self._fences.get(key, 0) > fence.epoch:
+            raise StaleFence(
+                f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}"
+            )
+        self._fences[key] = fence.epoch
 
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         run_id = len(self._runs) + 1
@@ -51,6 +66,7 @@ class MemoryDatastore:
     async def upsert(
         self, occurrences: Sequence[OccurrenceRecord], context: ObservationContext
     ) -> UpsertCounts:
+        self._hold(context.shard)
         new_findings = new_occurrences = new_observations = 0
         stamp = now()
         for record in occurrences:
@@ -125,8 +141,14 @@ class MemoryDatastore:
         return list(self._history.get((tenant, fingerprint), []))
 
     async def mark(
-        self, tenant: str, policy_hash: str, statuses: Mapping[str, LedgerStatus]
+        self,
+        tenant: str,
+        policy_hash: str,
+        statuses: Mapping[str, LedgerStatus],
+        *,
+        fence: ShardFence | None = None,
     ) -> None:
+        self._hold(fence)
         for object_id, status in statuses.items():
             key = (tenant, policy_hash, object_id)
             current = self._ledger.get(key)
@@ -146,7 +168,15 @@ class MemoryDatastore:
     async def tips(self, tenant: str, repo: str) -> dict[str, str]:
         return dict(self._frontier.get((tenant, repo), {}))
 
-    async def advance(self, tenant: str, repo: str, tips: Mapping[str, str]) -> None:
+    async def advance(
+        self,
+        tenant: str,
+        repo: str,
+        tips: Mapping[str, str],
+        *,
+        fence: ShardFence | None = None,
+    ) -> None:
+        self._hold(fence)
         self._frontier.setdefault((tenant, repo), {}).update(tips)
 
     async def close(self) -> None:

@@ -64,12 +64,32 @@ class OccurrenceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardFence:
+    """The fence a fleet worker writes under: its shard's epoch when it acquired it.
+
+    Each database keeps one row per (tenant, run, shard) whose epoch only moves up; a
+    write carrying a lower epoch than the row is rejected as a whole (`StaleFence`),
+    so a worker that lost its lease cannot apply anything after its successor wrote.
+    """
+
+    tenant: str
+    run_id: int
+    shard_id: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class ObservationContext:
-    """Which run saw the occurrences, under which policy and fence."""
+    """Which run saw the occurrences, under which policy and, in the fleet, which
+    shard fence (local scans have none)."""
 
     run_id: int
     policy_hash: str
-    fence: int = 0
+    shard: ShardFence | None = None
+
+    @property
+    def fence(self) -> int:
+        return self.shard.epoch if self.shard is not None else 0
 
 
 @dataclass(frozen=True, slots=True)

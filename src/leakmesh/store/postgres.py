@@ -23,7 +23,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from leakmesh.store.dsn import redact
-from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
+from leakmesh.store.errors import SchemaError, StaleFence, StoreError, StoreUnavailable
 from leakmesh.store.migrate import (
     MIGRATIONS_TABLE,
     AppliedMigration,
@@ -37,6 +37,7 @@ from leakmesh.store.models import (
     LedgerStatus,
     ObservationContext,
     OccurrenceRecord,
+    ShardFence,
     StoredFinding,
     TriageEvent,
     TriageStatus,
@@ -260,6 +261,9 @@ class PostgresDatastore:
 
     # -- findings -----------------------------------------------------------------
 
+    async def hold_fence(self, fence: ShardFence) -> None:
+        await self._write(lambda cursor: _hold(cursor, fence))
+
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         async def work(cursor: Cursor) -> int:
             await cursor.execute(Q["start_run"], (tenant, policy_hash, source, target))
@@ -278,10 +282,11 @@ class PostgresDatastore:
     async def upsert(
         self, occurrences: Sequence[OccurrenceRecord], context: ObservationContext
     ) -> UpsertCounts:
-        if not occurrences:
+        if not occurrences and context.shard is None:
             return UpsertCounts(0, 0, 0)
 
         async def work(cursor: Cursor) -> UpsertCounts:
+            await _hold(cursor, context.shard)
             findings = new_occurrences = observations = 0
             for i, chunk in enumerate(_chunks(occurrences, _UPSERT_CHUNK)):
                 f, o, n = await _upsert_chunk(cursor, chunk, context, first=i == 0)
@@ -337,15 +342,21 @@ class PostgresDatastore:
     # -- done-ledger ----------------------------------------------------------------
 
     async def mark(
-        self, tenant: str, policy_hash: str, statuses: Mapping[str, LedgerStatus]
+        self,
+        tenant: str,
+        policy_hash: str,
+        statuses: Mapping[str, LedgerStatus],
+        *,
+        fence: ShardFence | None = None,
     ) -> None:
-        if not statuses:
+        if not statuses and fence is None:
             return
         ordered = sorted(statuses.items())  # one lock order for concurrent writers
         ids = [oid for oid, _ in ordered]
         values = [int(status) for _, status in ordered]
 
         async def work(cursor: Cursor) -> None:
+            await _hold(cursor, fence)
             await cursor.execute(Q["mark_ledger"], (tenant, policy_hash, ids, values))
 
         await self._write(work)
@@ -364,12 +375,20 @@ class PostgresDatastore:
         rows = await self._read(Q["frontier_tips"], (tenant, repo))
         return {str(ref): str(tip) for ref, tip in rows}
 
-    async def advance(self, tenant: str, repo: str, tips: Mapping[str, str]) -> None:
-        if not tips:
+    async def advance(
+        self,
+        tenant: str,
+        repo: str,
+        tips: Mapping[str, str],
+        *,
+        fence: ShardFence | None = None,
+    ) -> None:
+        if not tips and fence is None:
             return
         ordered = sorted(tips.items())
 
         async def work(cursor: Cursor) -> None:
+            await _hold(cursor, fence)
             await cursor.execute(
                 Q["advance_frontier"],
                 (tenant, repo, [ref for ref, _ in ordered], [tip for _, tip in ordered]),
@@ -393,6 +412,17 @@ class PostgresDatastore:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _hold(cursor: Cursor, fence: ShardFence | None) -> None:
+    """Check and raise the shard fence inside the caller's transaction."""
+    if fence is None:
+        return
+    await cursor.execute(Q["hold_fence"], (fence.tenant, fence.run_id, fence.shard_id, fence.epoch))
+    if await cursor.fetchone() is None:
+        raise StaleFence(
+            f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}"
+        )
 
 
 async def _upsert_chunk(

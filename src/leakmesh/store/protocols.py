@@ -11,6 +11,7 @@ from leakmesh.store.models import (
     LedgerStatus,
     ObservationContext,
     OccurrenceRecord,
+    ShardFence,
     StoredFinding,
     TriageEvent,
     TriageStatus,
@@ -18,7 +19,14 @@ from leakmesh.store.models import (
 )
 
 
-class FindingsStore(Protocol):
+class FencedWrites(Protocol):
+    async def hold_fence(self, fence: ShardFence) -> None:
+        """Raise the shard's recorded fence to `fence.epoch` (a fleet worker does this
+        when it acquires a shard); `StaleFence` when a higher epoch is recorded."""
+        ...
+
+
+class FindingsStore(FencedWrites, Protocol):
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         """A new run id for observations."""
         ...
@@ -29,7 +37,8 @@ class FindingsStore(Protocol):
         self, occurrences: Sequence[OccurrenceRecord], context: ObservationContext
     ) -> UpsertCounts:
         """Idempotent: finding, occurrence and observation rows exist once each;
-        counts are of rows newly created."""
+        counts are of rows newly created. With `context.shard`, the write applies
+        only under a fence at least as high as the recorded one (else `StaleFence`)."""
         ...
 
     async def list_findings(self, query: FindingQuery) -> list[StoredFinding]: ...
@@ -45,11 +54,17 @@ class FindingsStore(Protocol):
     async def triage_history(self, tenant: str, fingerprint: str) -> list[TriageEvent]: ...
 
 
-class DoneLedger(Protocol):
+class DoneLedger(FencedWrites, Protocol):
     async def mark(
-        self, tenant: str, policy_hash: str, statuses: Mapping[str, LedgerStatus]
+        self,
+        tenant: str,
+        policy_hash: str,
+        statuses: Mapping[str, LedgerStatus],
+        *,
+        fence: ShardFence | None = None,
     ) -> None:
-        """Record outcomes by object id; a status never moves downward."""
+        """Record outcomes by object id; a status never moves downward. Fenced like
+        `FindingsStore.upsert` when `fence` is given."""
         ...
 
     async def lookup(
@@ -59,12 +74,19 @@ class DoneLedger(Protocol):
         ...
 
 
-class GitFrontier(Protocol):
+class GitFrontier(FencedWrites, Protocol):
     async def tips(self, tenant: str, repo: str) -> dict[str, str]:
         """Scanned tip commit per ref."""
         ...
 
-    async def advance(self, tenant: str, repo: str, tips: Mapping[str, str]) -> None: ...
+    async def advance(
+        self,
+        tenant: str,
+        repo: str,
+        tips: Mapping[str, str],
+        *,
+        fence: ShardFence | None = None,
+    ) -> None: ...
 
 
 class Datastore(FindingsStore, DoneLedger, GitFrontier, Protocol):

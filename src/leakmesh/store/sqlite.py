@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
+from leakmesh.store.errors import SchemaError, StaleFence, StoreError, StoreUnavailable
 from leakmesh.store.migrate import (
     MIGRATIONS_TABLE,
     AppliedMigration,
@@ -24,6 +24,7 @@ from leakmesh.store.models import (
     LedgerStatus,
     ObservationContext,
     OccurrenceRecord,
+    ShardFence,
     StoredFinding,
     TriageEvent,
     TriageStatus,
@@ -111,6 +112,10 @@ class SqliteDatastore:
             applied.append(migration.version)
         return applied
 
+    async def hold_fence(self, fence: ShardFence) -> None:
+        with self._transaction() as cursor:
+            _hold(cursor, fence)
+
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         with self._transaction() as cursor:
             cursor.execute(Q["start_run"], (tenant, policy_hash, source, target, now()))
@@ -131,6 +136,7 @@ class SqliteDatastore:
             for o in occurrences
         ]
         with self._transaction() as cursor:
+            _hold(cursor, context.shard)
             cursor.executemany(
                 Q["insert_finding"],
                 [
@@ -214,10 +220,16 @@ class SqliteDatastore:
         return [TriageEvent(t, fp, TriageStatus(s), note, at) for t, fp, s, note, at in rows]
 
     async def mark(
-        self, tenant: str, policy_hash: str, statuses: Mapping[str, LedgerStatus]
+        self,
+        tenant: str,
+        policy_hash: str,
+        statuses: Mapping[str, LedgerStatus],
+        *,
+        fence: ShardFence | None = None,
     ) -> None:
         stamp = now()
         with self._transaction() as cursor:
+            _hold(cursor, fence)
             cursor.executemany(
                 Q["mark_ledger"],
                 [
@@ -238,9 +250,17 @@ class SqliteDatastore:
         rows = self._db.execute(Q["frontier_tips"], (tenant, repo))
         return {str(ref): str(tip) for ref, tip in rows}
 
-    async def advance(self, tenant: str, repo: str, tips: Mapping[str, str]) -> None:
+    async def advance(
+        self,
+        tenant: str,
+        repo: str,
+        tips: Mapping[str, str],
+        *,
+        fence: ShardFence | None = None,
+    ) -> None:
         stamp = now()
         with self._transaction() as cursor:
+            _hold(cursor, fence)
             cursor.executemany(
                 Q["advance_frontier"],
                 [(tenant, repo, ref, tip, stamp) for ref, tip in tips.items()],
@@ -264,3 +284,16 @@ def _statements(sql: str) -> list[str]:
     """Split a migration into statements (no ';' inside string literals in our files)."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def _hold(cursor: sqlite3.Cursor, fence: ShardFence | None) -> None:
+    """Check and raise the shard fence inside the caller's transaction."""
+    if fence is None:
+        return
+    cursor.execute(
+        Q["hold_fence"], (fence.tenant, fence.run_id, fence.shard_id, fence.epoch, now())
+    )
+    if cursor.fetchone() is None:
+        raise StaleFence(
+            f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}"
+        )

@@ -194,6 +194,17 @@ SELECT %s::text, %s::text, u.ref, u.tip, now()
 FROM unnest(%s::text[], %s::text[]) AS u (ref, tip)
 ON CONFLICT (tenant, repo, ref) DO UPDATE SET tip = excluded.tip, updated_at = excluded.updated_at
 
+-- name: hold_fence
+-- Raise the shard's fence to this epoch, or keep it: no row comes back when a
+-- higher epoch is recorded (the caller then rolls back its whole transaction).
+-- The row stays locked until commit, so a successor's raise waits for this write.
+INSERT INTO shard_fences (tenant, run_id, shard_id, epoch, updated_at)
+VALUES (%s, %s, %s, %s, now())
+ON CONFLICT (tenant, run_id, shard_id) DO UPDATE
+SET epoch = excluded.epoch, updated_at = excluded.updated_at
+WHERE shard_fences.epoch <= excluded.epoch
+RETURNING epoch
+
 -- Table export and import for `leakmesh db copy` (ids kept: observations and
 -- triage events refer to them; `after_import` moves the sequences past them).
 
@@ -248,6 +259,12 @@ SELECT tenant, repo, ref, tip, updated_at FROM git_frontier ORDER BY tenant, rep
 
 -- name: import_git_frontier
 INSERT INTO git_frontier (tenant, repo, ref, tip, updated_at) VALUES (%s, %s, %s, %s, %s::timestamptz)
+
+-- name: export_shard_fences
+SELECT tenant, run_id, shard_id, epoch, updated_at FROM shard_fences ORDER BY tenant, run_id, shard_id
+
+-- name: import_shard_fences
+INSERT INTO shard_fences (tenant, run_id, shard_id, epoch, updated_at) VALUES (%s, %s, %s, %s, %s::timestamptz)
 
 -- name: reset_sequences
 SELECT setval(pg_get_serial_sequence('runs', 'id'), COALESCE((SELECT MAX(id) FROM runs), 0) + 1, false),

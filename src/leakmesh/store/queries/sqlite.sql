@@ -101,6 +101,15 @@ ON CONFLICT (tenant, repo, ref) DO UPDATE SET tip = excluded.tip, updated_at = e
 -- Table export and import for `leakmesh db copy` (ids kept: observations and
 -- triage events refer to them).
 
+-- name: hold_fence
+-- Raise the shard's fence to this epoch, or keep it: no row comes back when a
+-- higher epoch is recorded (the caller then rolls back its whole transaction).
+INSERT INTO shard_fences (tenant, run_id, shard_id, epoch, updated_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant, run_id, shard_id) DO UPDATE
+SET epoch = excluded.epoch, updated_at = excluded.updated_at
+WHERE shard_fences.epoch <= excluded.epoch
+RETURNING epoch
+
 -- name: export_runs
 SELECT id, tenant, policy_hash, source, target, started_at, finished_at FROM runs ORDER BY id
 
@@ -150,3 +159,9 @@ SELECT tenant, repo, ref, tip, updated_at FROM git_frontier ORDER BY tenant, rep
 
 -- name: import_git_frontier
 INSERT INTO git_frontier (tenant, repo, ref, tip, updated_at) VALUES (?, ?, ?, ?, ?)
+
+-- name: export_shard_fences
+SELECT tenant, run_id, shard_id, epoch, updated_at FROM shard_fences ORDER BY tenant, run_id, shard_id
+
+-- name: import_shard_fences
+INSERT INTO shard_fences (tenant, run_id, shard_id, epoch, updated_at) VALUES (?, ?, ?, ?, ?)

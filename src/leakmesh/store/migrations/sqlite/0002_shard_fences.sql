@@ -1,0 +1,12 @@
+-- Fleet fencing (SPEC §6): one row per shard whose epoch only moves up. Every
+-- write a fleet worker makes checks and raises it in the same transaction, so a
+-- worker whose lease expired cannot apply anything once its successor has written.
+
+CREATE TABLE shard_fences (
+    tenant      TEXT NOT NULL,
+    run_id      INTEGER NOT NULL,
+    shard_id    TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, run_id, shard_id)
+) WITHOUT ROWID;
