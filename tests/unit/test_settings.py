@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leakmesh.cli.settings import (
+from leakmesh.worker.settings import (
     ConfigError,
     Option,
     byte_size,

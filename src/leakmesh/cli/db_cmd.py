@@ -9,12 +9,12 @@ from pathlib import Path
 
 from leakmesh.cli.common import EXIT_CLEAN, EXIT_FINDINGS, STORE, UsageError
 from leakmesh.cli.logs import log_event
-from leakmesh.cli.settings import ConfigError
 from leakmesh.store.copy import TableCheck, copy_datastore
 from leakmesh.store.dsn import parse_dsn, redact
 from leakmesh.store.errors import StoreError
 from leakmesh.store.factory import open_datastore
 from leakmesh.store.migrate import MigrationPolicy, SchemaStatus
+from leakmesh.worker.settings import ConfigError
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -12,12 +12,12 @@ from dataclasses import asdict
 from typing import TypeVar
 
 from leakmesh.cli.common import EXIT_CLEAN, SCHEMA_POLICY, STORE, TENANT_ID, UsageError
-from leakmesh.cli.settings import ConfigError, Option, choice, int_in_range
 from leakmesh.store.errors import StoreError
 from leakmesh.store.factory import open_datastore
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import FindingQuery, TriageStatus
 from leakmesh.store.protocols import Datastore
+from leakmesh.worker.settings import ConfigError, Option, choice, int_in_range
 
 T = TypeVar("T")
 STATUSES = tuple(s.value for s in TriageStatus)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from leakmesh import __version__
 from leakmesh.cli import baseline_cmd, db_cmd, findings_cmd, report_cmd, rules_cmd, scan_cmd
 from leakmesh.cli.common import EXIT_USAGE
-from leakmesh.cli.settings import ConfigError
 from leakmesh.engine.errors import EngineError
+from leakmesh.worker.settings import ConfigError
 
 
 class _Parser(argparse.ArgumentParser):

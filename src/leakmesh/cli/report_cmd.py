@@ -11,12 +11,12 @@ from leakmesh.cli import formats, sarif
 from leakmesh.cli.common import EXIT_CLEAN, EXIT_FINDINGS, load_ruleset, resolve_engine_settings
 from leakmesh.cli.findings_cmd import RUN_ID, STATUSES, with_store
 from leakmesh.cli.scan_cmd import open_output
-from leakmesh.cli.settings import Option, choice
 from leakmesh.engine.finding import CommitInfo, Finding, Location, Secret
 from leakmesh.engine.rules import Confidence
 from leakmesh.runtime.stats import ScanResult, ScanStats, finding_sort_key
 from leakmesh.store.models import FindingQuery, OccurrenceRecord, TriageStatus
 from leakmesh.store.protocols import Datastore
+from leakmesh.worker.settings import Option, choice
 
 FORMAT = Option("--format", "LEAKMESH_FORMAT", choice(*formats.FORMATS), "text")
 OUTPUT = Option[str | None]("--output", "LEAKMESH_OUTPUT", str, None)

@@ -15,11 +15,11 @@ from leakmesh.cli.common import (
     build_engine,
     resolve_engine_settings,
 )
-from leakmesh.cli.settings import Option, choice
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.rulecheck import example_problems, keyword_problems
 from leakmesh.engine.rules import Rule
 from leakmesh.engine.scanner import BufferScanner
+from leakmesh.worker.settings import Option, choice
 
 LIST_FORMAT = Option("--format", "LEAKMESH_FORMAT", choice("text", "json"), "text")
 

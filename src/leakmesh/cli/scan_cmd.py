@@ -27,7 +27,6 @@ from leakmesh.cli.common import (
 )
 from leakmesh.cli.logs import log_event
 from leakmesh.cli.progress import Progress
-from leakmesh.cli.settings import ConfigError, Option, byte_size, choice, int_in_range, parse_bool
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.rules import Confidence
 from leakmesh.engine.scanner import Engine
@@ -37,16 +36,21 @@ from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.suppression import Baseline, BaselineError, load_baseline
-from leakmesh.sources.filesystem import (
-    DEFAULT_MAX_FILE_BYTES,
-    IGNORE_FILE_NAME,
-    FsSourceOptions,
-)
+from leakmesh.sources.filesystem import IGNORE_FILE_NAME, FsSourceOptions
 from leakmesh.sources.git import GitError, HistoryOptions, open_repository, ref_tips
 from leakmesh.store.dsn import redact
 from leakmesh.store.errors import StoreError
 from leakmesh.store.factory import open_datastore
 from leakmesh.store.migrate import MigrationPolicy
+from leakmesh.worker.scan_options import (
+    IGNORE_FILE,
+    MAX_FILE_SIZE,
+    NO_GITIGNORE,
+    SCAN_BINARY,
+    SKIP_ARCHIVES,
+    load_ignore_patterns,
+)
+from leakmesh.worker.settings import ConfigError, Option, choice, int_in_range, parse_bool
 
 SOURCES = ("fs", "git")
 MAX_JOBS = 1024
@@ -54,14 +58,7 @@ MAX_JOBS = 1024
 FORMAT = Option("--format", "LEAKMESH_FORMAT", choice(*formats.FORMATS), "text")
 OUTPUT = Option[str | None]("--output", "LEAKMESH_OUTPUT", str, None)
 JOBS = Option("--jobs", "LEAKMESH_JOBS", int_in_range(1, MAX_JOBS), 0)
-SCAN_BINARY = Option("--scan-binary", "LEAKMESH_SCAN_BINARY", parse_bool, False)
-SKIP_ARCHIVES = Option("--skip-archives", "LEAKMESH_SKIP_ARCHIVES", parse_bool, False)
-NO_GITIGNORE = Option("--no-gitignore", "LEAKMESH_NO_GITIGNORE", parse_bool, False)
-MAX_FILE_SIZE = Option(
-    "--max-file-size", "LEAKMESH_MAX_FILE_SIZE", byte_size(1, 1 << 40), DEFAULT_MAX_FILE_BYTES
-)
 BASELINE = Option[str | None]("--baseline", "LEAKMESH_BASELINE", str, None)
-IGNORE_FILE = Option[str | None]("--ignore-file", "LEAKMESH_IGNORE_FILE", str, None)
 SHOW_SECRETS = Option("--show-secrets", "LEAKMESH_SHOW_SECRETS", parse_bool, False)
 MIN_CONFIDENCE = Option(
     "--min-confidence", "LEAKMESH_MIN_CONFIDENCE", choice("low", "medium", "high"), "low"
@@ -209,17 +206,6 @@ def parse_target(target: list[str], environ: Mapping[str, str]) -> tuple[str, st
     return source, path or environ.get("LEAKMESH_PATH") or "."
 
 
-def _ignore_patterns(path: Path, explicit: str | None) -> tuple[str, ...]:
-    candidate = Path(explicit) if explicit else path / IGNORE_FILE_NAME
-    if explicit is None and not candidate.is_file():
-        return ()
-    try:
-        lines = candidate.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read ignore file {candidate}: {exc.strerror}") from None
-    return tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
-
-
 def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> ScanSettings:
     source, raw_path = parse_target(list(getattr(args, "target", [])), environ)
     path = Path(raw_path)
@@ -236,7 +222,9 @@ def resolve_scan_settings(args: argparse.Namespace, environ: Mapping[str, str]) 
         scan_binary=SCAN_BINARY.resolve(args.scan_binary, environ),
         skip_archives=SKIP_ARCHIVES.resolve(args.skip_archives, environ),
         max_file_bytes=MAX_FILE_SIZE.resolve(args.max_file_size, environ),
-        ignore_patterns=_ignore_patterns(path, IGNORE_FILE.resolve(args.ignore_file, environ)),
+        ignore_patterns=load_ignore_patterns(
+            root=path, explicit=IGNORE_FILE.resolve(args.ignore_file, environ)
+        ),
     )
     staged = STAGED.resolve(getattr(args, "staged", None), environ)
     return ScanSettings(

@@ -56,6 +56,19 @@ def choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def float_in_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError("expected a number") from None
+        if not low <= value <= high:  # also rejects nan and inf
+            raise ValueError(f"expected {low:g}..{high:g}")
+        return value
+
+    return parse
+
+
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 

@@ -1,0 +1,1 @@
+"""Worker process: launch configuration, composition root, telemetry, exit codes."""
