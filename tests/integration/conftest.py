@@ -1,17 +1,20 @@
 """Real-server fixtures: one PostgreSQL per test session (see pg_server.py), a
-template database migrated once, and a fresh database per test cloned from it.
+template database migrated once, and a fresh database per test cloned from it;
+one etcd per test session (etcd_server.py), a fresh namespace per test.
 
-Missing PostgreSQL binaries make these fixtures FAIL (never skip): a real-backend
+Missing server binaries make these fixtures FAIL (never skip): a real-backend
 test that did not run must not look like a pass. scripts/test installs them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from integration.etcd_server import EtcdServer, EtcdServerError, start_etcd, stop_etcd
 from integration.pg_server import PgServer, PgServerError, start_server, stop_server
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.postgres import PostgresDatastore
@@ -54,3 +57,24 @@ def pg_dsn(pg_server: PgServer) -> str:
 def pg_empty_dsn(pg_server: PgServer) -> str:
     """The DSN of a fresh database without any leakmesh schema."""
     return pg_server.create_database("empty")
+
+
+@pytest.fixture(scope="session")
+def etcd_server() -> Iterator[EtcdServer]:
+    problem = ""
+    try:
+        server = start_etcd()
+    except EtcdServerError as exc:
+        problem = str(exc)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    try:
+        yield server
+    finally:
+        stop_etcd(server)
+
+
+@pytest.fixture
+def etcd_namespace() -> str:
+    """A namespace no other test uses: tests share the server, never keys."""
+    return f"/leakmesh-test/{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,95 @@
+"""A throwaway etcd for the integration tests, from the Debian ``etcd-server``
+package: a temp data dir, client and peer URLs on free loopback ports. There is no
+systemd here; the process is started and stopped directly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from integration.pg_server import free_port
+
+MISSING_MESSAGE = (
+    "etcd not found on PATH: run scripts/test, which installs the Debian etcd-server package"
+)
+_START_TIMEOUT_S = 30.0
+
+
+class EtcdServerError(RuntimeError):
+    """The test server could not be set up; the message is one line."""
+
+
+@dataclass
+class EtcdServer:
+    base: Path
+    client_port: int
+    peer_port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "etcd.log"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as reply:
+                return bool(json.loads(reply.read()).get("health") == "true")
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+
+
+def start_etcd() -> EtcdServer:
+    binary = shutil.which("etcd")
+    if binary is None:
+        raise EtcdServerError(MISSING_MESSAGE)
+    base = Path(tempfile.mkdtemp(prefix="leakmesh-etcd-"))
+    client_port, peer_port = free_port(), free_port()
+    client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+    log = (base / "etcd.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--name=leakmesh-test",
+            f"--data-dir={base / 'data'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=leakmesh-test={peer}",
+            "--initial-cluster-state=new",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    server = EtcdServer(base, client_port, peer_port, process)
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while not server.healthy():
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = server.log.read_text(errors="replace").strip().splitlines()[-1:]
+            stop_etcd(server)
+            raise EtcdServerError(f"etcd did not start: {' '.join(tail) or 'no output'}")
+        time.sleep(0.1)
+    return server
+
+
+def stop_etcd(server: EtcdServer) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+    shutil.rmtree(server.base, ignore_errors=True)
