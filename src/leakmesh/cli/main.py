@@ -8,7 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from leakmesh import __version__
-from leakmesh.cli import baseline_cmd, db_cmd, findings_cmd, report_cmd, rules_cmd, scan_cmd
+from leakmesh.cli import (
+    baseline_cmd,
+    db_cmd,
+    findings_cmd,
+    report_cmd,
+    rules_cmd,
+    scan_cmd,
+    worker_cmd,
+)
 from leakmesh.cli.common import EXIT_USAGE
 from leakmesh.engine.errors import EngineError
 from leakmesh.worker.settings import ConfigError
@@ -37,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_cmd.add_parser(subparsers)
     findings_cmd.add_parser(subparsers)
     report_cmd.add_parser(subparsers)
+    worker_cmd.add_parser(subparsers)
     return parser
 
 
