@@ -49,6 +49,8 @@ class BatchResult:
     """Top-level objects (files, blobs) handled in the batch."""
     outcomes: dict[str, LedgerStatus] = field(default_factory=dict)
     """Top-level object id → how its scan ended, for the done-ledger."""
+    tag: int = 0
+    """Which page of a fleet shard the batch belonged to."""
 
 
 class WorkerState(threading.local):

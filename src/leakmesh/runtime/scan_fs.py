@@ -63,7 +63,7 @@ def _scan_batch(entries: list[FileEntry], options: FsSourceOptions) -> BatchResu
     return result
 
 
-def _not_done(
+def not_done(
     batch: list[FileEntry],
     options: FsSourceOptions,
     already_done: AlreadyDone,
@@ -98,7 +98,7 @@ def _batches(
     def ready(batch: list[FileEntry]) -> list[FileEntry]:
         if already_done is None:
             return batch
-        return _not_done(batch, options.source, already_done, skipped)
+        return not_done(batch, options.source, already_done, skipped)
 
     for entry in entries:
         if isinstance(entry, Skipped):

@@ -162,10 +162,15 @@ def _run(
             absorb=collector.absorb,
         )
     finally:
-        for resource in state.resources.values():
-            if isinstance(resource, BlobReader):
-                resource.close()
-        state.resources.clear()
+        close_blob_readers()
+
+
+def close_blob_readers() -> None:
+    """Close the blob readers the calling thread opened."""
+    for resource in state.resources.values():
+        if isinstance(resource, BlobReader):
+            resource.close()
+    state.resources.clear()
 
 
 def _copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]]) -> list[Finding]:

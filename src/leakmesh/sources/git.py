@@ -251,7 +251,10 @@ def walk_history(
             yield from _introductions(commit, entries, seen)
     finally:
         process.stdout.close()
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        stderr = ""
+        if process.stderr is not None:
+            stderr = process.stderr.read().decode(errors="replace")
+            process.stderr.close()
         code = process.wait()
     if code != 0:
         lines = stderr.strip().splitlines()
@@ -326,6 +329,8 @@ class BlobReader:
         if self._process.stdin is not None:
             self._process.stdin.close()
         self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 STAGED = CommitInfo(commit="", author_name="", author_email="", date="", path="")

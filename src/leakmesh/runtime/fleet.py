@@ -1,0 +1,429 @@
+"""`run_worker`: the distributed worker loop (SPEC §6).
+
+A worker holds one coordinator session (a lease kept alive at TTL/3). It acquires
+a shard, raises the shard's fence in every database, then scans the shard in
+pages on a producer thread while this loop commits them in order — findings,
+then the done-ledger, then the etcd checkpoint — each write carrying the fence.
+A crash loses at most the pages not yet committed; they are scanned again and
+the idempotent upserts make that harmless. When the lease is lost the shard
+stops at once; a write already on its way is rejected by the fence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+
+from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
+from leakmesh.coordination.keepalive import keep_alive
+from leakmesh.coordination.models import (
+    Progress,
+    RunSpec,
+    ShardLease,
+    ShardState,
+    SourceKind,
+)
+from leakmesh.coordination.protocols import Coordinator, CoordinatorSession
+from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
+from leakmesh.runtime.scan_fs import LocalScanOptions
+from leakmesh.runtime.scan_git import GitScanOptions
+from leakmesh.runtime.shard_pages import Page, PageBudget, scan_fs_shard, scan_git_shard
+from leakmesh.sources.git import GitError, existing_commits, open_repository, ref_tips
+from leakmesh.sources.mirrors import update_mirror
+from leakmesh.store.errors import StaleFence, StoreError
+from leakmesh.store.models import ObservationContext, ShardFence
+from leakmesh.store.protocols import DoneLedger, FindingsStore, GitFrontier
+
+EventLog = Callable[..., None]
+"""``log(event_name, **fields)``: the worker's structured log."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetStores:
+    findings: FindingsStore
+    ledger: DoneLedger
+    frontier: GitFrontier
+
+    def distinct(self) -> list[FindingsStore | DoneLedger | GitFrontier]:
+        """Each database once (the three are often one)."""
+        found: dict[int, FindingsStore | DoneLedger | GitFrontier] = {}
+        for store in (self.findings, self.ledger, self.frontier):
+            found.setdefault(id(store), store)
+        return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    run_id: int
+    worker_id: int
+    tenant: str
+    policy_hash: str
+    lease_ttl_s: int = 10
+    poll_interval_s: float = 1.0
+    exit_when_done: bool = True
+    budget: PageBudget = field(default_factory=PageBudget)
+    fs: LocalScanOptions = field(default_factory=LocalScanOptions)
+    git: GitScanOptions = field(default_factory=GitScanOptions)
+    mirror_root: Path | None = None
+    fs_root: Path | None = None
+    """Where this worker finds a filesystem run's tree, when not at the recorded path."""
+
+
+@dataclass(slots=True)
+class WorkerReport:
+    leases_seen: int = 0
+    shards_scanned: int = 0
+    pages_committed: int = 0
+    findings_committed: int = 0
+    stale_writes_rejected: int = 0
+    leases_lost: int = 0
+
+
+class _Outcome(Enum):
+    COMPLETED = "completed"
+    LOST = "lost"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """The producer's last word: done, or the error that ended it."""
+
+    error: BaseException | None
+
+
+class _Session:
+    """The coordinator session with its keepalive task; replaced when lost."""
+
+    def __init__(self, session: CoordinatorSession) -> None:
+        self.session = session
+        self.lost = asyncio.Event()
+        self._keeper = asyncio.create_task(keep_alive(session, lost=self.lost))
+
+    async def close(self) -> None:
+        self._keeper.cancel()
+        try:
+            await self.session.close()
+        except (LeaseLost, CoordinatorUnavailable):
+            pass  # already expired, or etcd away: the lease expires on its own
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        coordinator: Coordinator,
+        stores: FleetStores,
+        engine: Engine,
+        plan: WorkerPlan,
+        stop: asyncio.Event,
+        log: EventLog,
+    ) -> None:
+        self._coordinator = coordinator
+        self._stores = stores
+        self._engine = engine
+        self._plan = plan
+        self._stop = stop
+        self._log = log
+        self.report = WorkerReport()
+
+    async def run(self) -> WorkerReport:
+        plan = self._plan
+        run = await self._coordinator.get_run(plan.run_id)
+        session = await self._open_session()
+        try:
+            while not self._stop.is_set():
+                if session.lost.is_set():
+                    self.report.leases_lost += 1
+                    self._log("worker.lease_lost", worker_id=plan.worker_id, level="warning")
+                    await session.close()
+                    session = await self._open_session()
+                try:
+                    lease = await session.session.acquire(plan.run_id)
+                except LeaseLost:
+                    session.lost.set()
+                    continue
+                except CoordinatorUnavailable as exc:
+                    self._log("worker.coordinator_unavailable", error=str(exc), level="warning")
+                    await self._pause()
+                    continue
+                if lease is None:
+                    if await self._run_finished() and plan.exit_when_done:
+                        break
+                    await self._pause()
+                    continue
+                self.report.leases_seen += 1
+                self._log(
+                    "worker.shard_acquired",
+                    run_id=plan.run_id,
+                    shard_id=lease.spec.shard_id,
+                    fence=lease.fence,
+                )
+                outcome = await self._work(run, session, lease)
+                self._log("worker.shard_ended", shard_id=lease.spec.shard_id, outcome=outcome.value)
+                if outcome is _Outcome.COMPLETED:
+                    self.report.shards_scanned += 1
+        finally:
+            await session.close()
+        return self.report
+
+    async def _open_session(self) -> _Session:
+        plan = self._plan
+        session = await self._coordinator.open_session(
+            worker_id=plan.worker_id, ttl_s=plan.lease_ttl_s
+        )
+        return _Session(session)
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self._plan.poll_interval_s)
+
+    async def _run_finished(self) -> bool:
+        shards = await self._coordinator.list_shards(self._plan.run_id)
+        finished = all(s.record.state in (ShardState.DONE, ShardState.PARKED) for s in shards)
+        if finished:
+            await self._stores.findings.finish_run(self._plan.run_id)
+        return finished
+
+    # -- one shard ------------------------------------------------------------------
+
+    async def _work(self, run: RunSpec, session: _Session, lease: ShardLease) -> _Outcome:
+        plan = self._plan
+        fence = ShardFence(plan.tenant, plan.run_id, lease.spec.shard_id, lease.fence)
+        try:
+            # Raised at once: from here on, the previous owner's writes are rejected.
+            for store in self._stores.distinct():
+                await store.hold_fence(fence)
+        except StaleFence:
+            self.report.stale_writes_rejected += 1
+            return _Outcome.LOST
+        shard = _ShardRun(self, run, session, lease, fence)
+        return await shard.run()
+
+
+class _ShardRun:
+    def __init__(
+        self, worker: Worker, run: RunSpec, session: _Session, lease: ShardLease, fence: ShardFence
+    ) -> None:
+        self.worker = worker
+        self.plan = worker._plan
+        self.stores = worker._stores
+        self.run_spec = run
+        self.session = session
+        self.lease = lease
+        self.fence = fence
+        self.pages: queue.Queue[Page | _End] = queue.Queue(self.plan.budget.commit_queue_capacity)
+        self.halt = threading.Event()
+        self.progress = Progress()
+        self.target = StoreTarget(
+            tenant=self.plan.tenant,
+            source=run.source.value,
+            repo=lease.spec.location,
+            policy_hash=self.plan.policy_hash,
+        )
+        self.tips: dict[str, str] = {}
+
+    async def run(self) -> _Outcome:
+        loop = asyncio.get_running_loop()
+        whole_repo = not self.lease.spec.start and not self.lease.spec.end
+        frontier = (
+            await self.stores.frontier.tips(self.plan.tenant, self.target.frontier_key)
+            if self.run_spec.source is SourceKind.GIT and whole_repo
+            else {}
+        )
+
+        def already_done(object_ids: list[str]) -> set[str]:
+            future = asyncio.run_coroutine_threadsafe(
+                self.stores.ledger.lookup(self.plan.tenant, self.plan.policy_hash, object_ids),
+                loop,
+            )
+            return {oid for oid, status in future.result().items() if status.final}
+
+        def produce() -> None:
+            try:
+                self._scan(already_done, frontier)
+                self.pages.put(_End(None))
+            except BaseException as exc:
+                self.pages.put(_End(exc))
+
+        watcher = asyncio.create_task(self._halt_when_lost_or_stopped())
+        producer = asyncio.create_task(asyncio.to_thread(produce))
+        try:
+            outcome, error = await self._commit_pages()
+        finally:
+            self.halt.set()
+            watcher.cancel()
+            await producer
+        return await self._finish(outcome, error, whole_repo=whole_repo)
+
+    def _scan(
+        self, already_done: Callable[[list[str]], set[str]], frontier: dict[str, str]
+    ) -> None:
+        plan, spec, engine = self.plan, self.lease.spec, self.worker._engine
+        if self.run_spec.source is SourceKind.FS:
+            scan_fs_shard(
+                plan.fs_root or Path(spec.location),
+                spec,
+                cursor=self.lease.cursor,
+                engine=engine,
+                options=plan.fs,
+                budget=plan.budget,
+                already_done=already_done,
+                emit=self.pages.put,
+                halt=self.halt,
+            )
+            return
+        if plan.mirror_root is not None:
+            repo = update_mirror(plan.mirror_root, spec.location)
+        else:
+            repo = open_repository(Path(spec.location))
+        self.tips = ref_tips(repo)
+        history = replace(
+            plan.git.history, exclude=tuple(existing_commits(repo, frontier.values()))
+        )
+        options = replace(plan.git, history=history)
+        scan_git_shard(
+            repo,
+            spec,
+            engine=engine,
+            options=options,
+            budget=plan.budget,
+            already_done=already_done,
+            emit=self.pages.put,
+            halt=self.halt,
+        )
+
+    async def _halt_when_lost_or_stopped(self) -> None:
+        lost = asyncio.create_task(self.session.lost.wait())
+        stop = asyncio.create_task(self.worker._stop.wait())
+        try:
+            await asyncio.wait({lost, stop}, return_when=asyncio.FIRST_COMPLETED)
+            self.halt.set()
+        finally:
+            lost.cancel()
+            stop.cancel()
+
+    async def _commit_pages(self) -> tuple[_Outcome | None, BaseException | None]:
+        """Commit pages in order until the producer ends; after a halt, the rest
+        is drained and dropped. Returns how the shard ended (None: every page went
+        in) and the producer's error, if any."""
+        outcome: _Outcome | None = None
+        while True:
+            item = await asyncio.to_thread(self.pages.get)
+            if isinstance(item, _End):
+                return outcome, item.error
+            if outcome is not None:
+                continue
+            if self.session.lost.is_set():
+                outcome = _Outcome.LOST
+            elif self.worker._stop.is_set():
+                outcome = _Outcome.STOPPED
+            else:
+                outcome = await self._commit(item)
+            if outcome is not None:
+                self.halt.set()
+
+    async def _commit(self, page: Page) -> _Outcome | None:
+        plan, report = self.plan, self.worker.report
+        records = occurrence_records(page.findings, tenant=plan.tenant, repo=self.target.repo)
+        context = ObservationContext(plan.run_id, plan.policy_hash, self.fence)
+        try:
+            for start in range(0, len(records), UPSERT_CHUNK):
+                await self.stores.findings.upsert(records[start : start + UPSERT_CHUNK], context)
+            await self.stores.ledger.mark(
+                plan.tenant, plan.policy_hash, page.outcomes, fence=self.fence
+            )
+            self.progress = Progress(
+                self.progress.items + page.objects,
+                self.progress.bytes + page.bytes,
+                self.progress.findings + len(page.findings),
+            )
+            await self.session.session.checkpoint(
+                self.lease, cursor=page.cursor, progress=self.progress
+            )
+        except (StaleFence, LeaseLost) as exc:
+            report.stale_writes_rejected += 1
+            self.worker._log(
+                "worker.stale_write_rejected",
+                shard_id=self.lease.spec.shard_id,
+                fence=self.fence.epoch,
+                by=type(exc).__name__,
+                level="warning",
+            )
+            return _Outcome.LOST
+        except (StoreError, CoordinatorUnavailable) as exc:
+            self.worker._log(
+                "worker.commit_failed",
+                shard_id=self.lease.spec.shard_id,
+                error=str(exc),
+                level="error",
+            )
+            return _Outcome.FAILED
+        report.pages_committed += 1
+        report.findings_committed += len(records)
+        return None
+
+    async def _finish(
+        self, outcome: _Outcome | None, error: BaseException | None, *, whole_repo: bool
+    ) -> _Outcome:
+        session, lease = self.session.session, self.lease
+        try:
+            if outcome is None and isinstance(error, GitError):
+                self.worker._log(
+                    "worker.shard_parked", shard_id=lease.spec.shard_id, error=str(error)
+                )
+                await session.park(lease, reason=str(error))
+                return _Outcome.FAILED
+            if outcome is None and error is not None:
+                raise error
+            if outcome is None:
+                if self.run_spec.source is SourceKind.GIT and whole_repo and self.tips:
+                    await self.stores.frontier.advance(
+                        self.plan.tenant, self.target.frontier_key, self.tips, fence=self.fence
+                    )
+                await session.complete(lease, progress=self.progress)
+                return _Outcome.COMPLETED
+            if outcome in (_Outcome.STOPPED, _Outcome.FAILED):
+                await session.release(lease)
+            return outcome
+        except (StaleFence, LeaseLost):
+            self.worker.report.stale_writes_rejected += 1
+            return _Outcome.LOST
+        except CoordinatorUnavailable:
+            return _Outcome.FAILED
+
+
+async def run_worker(
+    *,
+    coordinator: Coordinator,
+    stores: FleetStores,
+    engine: Engine,
+    plan: WorkerPlan,
+    stop: asyncio.Event,
+    log: EventLog,
+) -> WorkerReport:
+    """Work on the run's shards until none is left (or `stop`); logs the run report."""
+    worker = Worker(
+        coordinator=coordinator, stores=stores, engine=engine, plan=plan, stop=stop, log=log
+    )
+    report = await worker.run()
+    log(
+        "worker.report",
+        run_id=plan.run_id,
+        worker_id=plan.worker_id,
+        leases_seen=report.leases_seen,
+        shards_scanned=report.shards_scanned,
+        pages_committed=report.pages_committed,
+        findings_committed=report.findings_committed,
+        stale_writes_rejected=report.stale_writes_rejected,
+        leases_lost=report.leases_lost,
+    )
+    return report

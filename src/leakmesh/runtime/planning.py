@@ -1,0 +1,79 @@
+"""Plan a fleet run (`leakmesh run create`): cut the input into shards.
+
+Filesystem: half-open ranges of relative paths holding about `files_per_shard`
+files each. Git: one shard per repository, and for a repository with more than
+`objects_per_shard` objects, that many ranges of blob ids (by hex prefix), so
+several workers share it.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from leakmesh.coordination.models import ShardSpec
+from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, walk
+from leakmesh.sources.git import GitError
+
+MAX_BLOB_RANGES = 4096
+"""Blob ranges are cut on three hex digits."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    files_per_shard: int = 2_000
+    objects_per_shard: int = 200_000
+    blob_ranges: int = 0
+    """Blob-id ranges per repository; 0 decides from the repository's object count."""
+
+
+def shard_id(index: int) -> str:
+    return f"{index:05d}"
+
+
+def plan_fs(root: Path, *, source: FsSourceOptions, options: PlanOptions) -> list[ShardSpec]:
+    keys = sorted(entry.key for entry in walk(root, source) if isinstance(entry, FileEntry))
+    count = max(1, math.ceil(len(keys) / options.files_per_shard))
+    bounds = [keys[i * len(keys) // count] for i in range(1, count)]
+    edges = ["", *bounds, ""]
+    location = str(root.resolve())
+    return [ShardSpec(shard_id(i), location, edges[i], edges[i + 1]) for i in range(count)]
+
+
+def blob_ranges(count: int) -> list[tuple[str, str]]:
+    """`count` half-open ranges covering every blob id, cut on hex prefixes."""
+    count = max(1, min(count, MAX_BLOB_RANGES))
+    cuts = [f"{i * MAX_BLOB_RANGES // count:03x}" for i in range(1, count)]
+    edges = ["", *cuts, ""]
+    return [(edges[i], edges[i + 1]) for i in range(count)]
+
+
+def object_count(location: str) -> int:
+    """Objects in a local repository (loose and packed); 0 when unknown (a URL)."""
+    path = Path(location)
+    if not path.exists():
+        return 0
+    done = subprocess.run(
+        ["git", "-C", str(path), "count-objects", "-v"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise GitError(f"not a git repository: {location}")
+    counts = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    return int(counts.get("count", 0)) + int(counts.get("in-pack", 0))
+
+
+def plan_git(repositories: Sequence[str], *, options: PlanOptions) -> list[ShardSpec]:
+    shards: list[ShardSpec] = []
+    for location in repositories:
+        ranges = options.blob_ranges or math.ceil(
+            max(1, object_count(location)) / options.objects_per_shard
+        )
+        for start, end in blob_ranges(ranges):
+            shards.append(ShardSpec(shard_id(len(shards)), location, start, end))
+    return shards

@@ -1,0 +1,269 @@
+"""Scan one fleet shard as a sequence of pages (the producer side of SPEC §6).
+
+The shard's items are cut into pages bounded by `max_items` and `max_bytes`;
+each page into batches for the scanning workers (one `run_batches` for the whole
+shard, so the pool lives as long as the shard). Batches finish in any order; the
+`PageAssembler` hands pages on strictly in order, once all their batches are in,
+so a page's cursor means "everything up to here is scanned". This runs in a
+thread; `halt` stops it between batches (lease lost, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from leakmesh.coordination.models import ShardSpec
+from leakmesh.engine.finding import CommitInfo, Finding
+from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.pool import BatchResult, run_batches
+from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, _scan_batch, not_done
+from leakmesh.runtime.scan_git import (
+    GitScanOptions,
+    _copied_findings,
+    _earliest_introductions,
+    _scan_blobs,
+    close_blob_readers,
+)
+from leakmesh.sources.filesystem import FileEntry, ignored_paths, walk
+from leakmesh.sources.git import BlobCopy, BlobRef, CommitSeen, Repository, walk_history
+from leakmesh.sources.items import Skipped
+from leakmesh.store.models import LedgerStatus
+
+B = TypeVar("B")
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PageBudget:
+    max_items: int = 4096
+    max_bytes: int = 64 * MIB
+    commit_queue_capacity: int = 64
+    """Pages scanned but not yet committed; the scan waits when it is full."""
+
+
+@dataclass(slots=True)
+class Page:
+    number: int
+    cursor: str
+    """The last key of the page: a resumed shard starts after it."""
+    final: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    outcomes: dict[str, LedgerStatus] = field(default_factory=dict)
+    items: int = 0
+    bytes: int = 0
+    objects: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class PageAssembler:
+    """Collects batch results by page and emits whole pages in page order."""
+
+    def __init__(self, emit: Callable[[Page], None]) -> None:
+        self._emit = emit
+        self._pages: dict[int, Page] = {}
+        self._expected: dict[int, int] = {}
+        self._received: dict[int, int] = {}
+        self._next_open = 0
+        self._next_emit = 0
+
+    def open(self, cursor: str, *, final: bool = False) -> Page:
+        page = Page(self._next_open, cursor, final)
+        self._pages[page.number] = page
+        self._received[page.number] = 0
+        self._next_open += 1
+        return page
+
+    def close(self, page: Page, *, batches: int) -> None:
+        self._expected[page.number] = batches
+        self._flush()
+
+    def absorb(self, result: BatchResult) -> None:
+        page = self._pages[result.tag]
+        page.findings.extend(result.findings)
+        page.outcomes.update(result.outcomes)
+        page.items += result.items
+        page.bytes += result.bytes
+        page.objects += result.objects
+        page.skipped.extend(result.skipped)
+        self._received[result.tag] += 1
+        self._flush()
+
+    def _flush(self) -> None:
+        while (n := self._next_emit) in self._expected and self._received[n] == self._expected[n]:
+            self._emit(self._pages.pop(n))
+            del self._expected[n], self._received[n]
+            self._next_emit += 1
+
+
+def _tagged(tagged: tuple[int, B], *, work: Callable[[B], BatchResult]) -> BatchResult:
+    tag, batch = tagged
+    result = work(batch)
+    result.tag = tag
+    return result
+
+
+def _split(items: list[B], size: int) -> list[list[B]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def scan_fs_shard(
+    root: Path,
+    spec: ShardSpec,
+    *,
+    cursor: str,
+    engine: Engine,
+    options: LocalScanOptions,
+    budget: PageBudget,
+    already_done: AlreadyDone,
+    emit: Callable[[Page], None],
+    halt: threading.Event,
+) -> None:
+    """The shard's files after `cursor`, in key order, page by page."""
+    assembler = PageAssembler(emit)
+    entries = sorted(
+        (
+            e
+            for e in walk(root, options.source)
+            if isinstance(e, FileEntry) and spec.contains(e.key) and e.key > cursor
+        ),
+        key=lambda e: e.key,
+    )
+
+    def pages() -> Iterator[list[FileEntry]]:
+        page: list[FileEntry] = []
+        size = 0
+        for entry in entries:
+            page.append(entry)
+            size += entry.size
+            if len(page) >= budget.max_items or size >= budget.max_bytes:
+                yield page
+                page, size = [], 0
+        if page:
+            yield page
+
+    def batches() -> Iterator[tuple[int, list[FileEntry]]]:
+        for entries_of_page in pages():
+            if halt.is_set():
+                return
+            page = assembler.open(entries_of_page[-1].key)
+            kept = not_done(entries_of_page, options.source, already_done, page.skipped)
+            chunks = _split(kept, options.batch_files)
+            for chunk in chunks:
+                if halt.is_set():
+                    return
+                yield page.number, chunk
+            assembler.close(page, batches=len(chunks))
+
+    run_batches(
+        batches(),
+        partial(_tagged, work=partial(_scan_batch, options=options.source)),
+        engine=engine,
+        options=options.pool,
+        absorb=assembler.absorb,
+    )
+
+
+@dataclass(slots=True)
+class _HistoryState:
+    """What a git shard remembers across its pages: walk positions, copies, and
+    which secrets it already reported at which path (only the earliest counts)."""
+
+    ordinal: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    copies: dict[str, list[CommitInfo]] = field(default_factory=dict)
+    reported: set[tuple[str, str, str]] = field(default_factory=set)
+    found: list[Finding] = field(default_factory=list)
+    commits: int = 0
+
+    def number(self, blob_id: str, commit: CommitInfo) -> None:
+        self.ordinal[(blob_id, commit.commit, commit.path)] = len(self.ordinal)
+
+    def first_reports(self, findings: list[Finding]) -> list[Finding]:
+        fresh = []
+        for finding in _earliest_introductions(findings, self.ordinal):
+            key = (finding.rule_id, finding.fingerprint, finding.location.path)
+            if key not in self.reported:
+                self.reported.add(key)
+                fresh.append(finding)
+        return fresh
+
+
+def scan_git_shard(
+    repo: Repository,
+    spec: ShardSpec,
+    *,
+    engine: Engine,
+    options: GitScanOptions,
+    budget: PageBudget,
+    already_done: AlreadyDone,
+    emit: Callable[[Page], None],
+    halt: threading.Event,
+) -> None:
+    """The shard's blobs (ids in its range) in history order, page by page; the
+    cursor is the count of the shard's blob references walked. Blobs the ledger
+    holds are skipped, which is how a resumed shard skips what was committed."""
+    state = _HistoryState()
+    ignored = ignored_paths(options.content.ignore_patterns)
+
+    def deliver(page: Page) -> None:
+        page.findings = state.first_reports(page.findings)
+        state.found.extend(page.findings)
+        if page.final:
+            page.findings.extend(state.first_reports(_copied_findings(state.found, state.copies)))
+        emit(page)
+
+    assembler = PageAssembler(deliver)
+
+    def flush(page_refs: list[BlobRef], walked: int) -> Iterator[tuple[int, list[BlobRef]]]:
+        page = assembler.open(str(walked))
+        done = already_done([ref.blob_id for ref in page_refs])
+        kept = [ref for ref in page_refs if ref.blob_id not in done]
+        chunks = _split(kept, options.batch_blobs)
+        for chunk in chunks:
+            if halt.is_set():
+                return
+            yield page.number, chunk
+        assembler.close(page, batches=len(chunks))
+
+    def batches() -> Iterator[tuple[int, list[BlobRef]]]:
+        page_refs: list[BlobRef] = []
+        walked = 0
+        for event in walk_history(repo, options.history):
+            if halt.is_set():
+                return
+            if isinstance(event, CommitSeen):
+                state.commits += 1
+                continue
+            if isinstance(event, BlobCopy):
+                if spec.contains(event.blob_id) and not ignored(event.commit.path):
+                    state.copies.setdefault(event.blob_id, []).append(event.commit)
+                    state.number(event.blob_id, event.commit)
+                continue
+            state.number(event.blob_id, event.commit)
+            if not spec.contains(event.blob_id) or ignored(event.path):
+                continue
+            page_refs.append(event)
+            walked += 1
+            if len(page_refs) >= budget.max_items:
+                yield from flush(page_refs, walked)
+                page_refs = []
+        if halt.is_set():
+            return
+        yield from flush(page_refs, walked)
+        final = assembler.open(str(walked), final=True)
+        assembler.close(final, batches=0)
+
+    try:
+        run_batches(
+            batches(),
+            partial(_tagged, work=partial(_scan_blobs, repo=repo, options=options.content)),
+            engine=engine,
+            options=options.pool,
+            absorb=assembler.absorb,
+        )
+    finally:
+        close_blob_readers()

@@ -1,0 +1,201 @@
+"""The distributed worker loop on the in-memory coordinator and datastore: several
+workers share a run, pages commit in order, and a worker that lost its shard has
+its writes rejected. (The same loop on real etcd and PostgreSQL: the chaos test.)"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from leakmesh.coordination.memory import InMemoryCoordinator
+from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
+from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
+from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
+from leakmesh.runtime.pool import PoolOptions
+from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+from leakmesh.runtime.scan_git import GitScanOptions, scan_git
+from leakmesh.runtime.shard_pages import PageBudget
+from leakmesh.sources.git import open_repository
+from leakmesh.store.errors import StaleFence
+from leakmesh.store.memory import MemoryDatastore
+from leakmesh.store.models import FindingQuery, ObservationContext, ShardFence
+from support import github_token
+
+TENANT = "ab" * 32
+
+
+def tree(root: Path, files: int) -> Path:
+    for i in range(files):
+        folder = root / f"d{i % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        body = f"token = '{github_token(i)}'\n" if i % 3 == 0 else f"value = {i}\n"
+        (folder / f"f{i:03d}.py").write_text(body)
+    return root
+
+
+def logged() -> tuple[list[tuple[str, dict[str, object]]], object]:
+    events: list[tuple[str, dict[str, object]]] = []
+
+    def log(event: str, **fields: object) -> None:
+        events.append((event, fields))
+
+    return events, log
+
+
+def plan(engine: Engine, **changes: object) -> WorkerPlan:
+    policy = engine.policy_hash(LocalScanOptions().source.policy_options())
+    base = WorkerPlan(
+        run_id=1,
+        worker_id=1,
+        tenant=TENANT,
+        policy_hash=policy,
+        poll_interval_s=0.05,
+        budget=PageBudget(max_items=2, commit_queue_capacity=2),
+        fs=LocalScanOptions(pool=PoolOptions(jobs=1)),
+        git=GitScanOptions(pool=PoolOptions(jobs=1)),
+    )
+    return WorkerPlan(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **changes})  # type: ignore[arg-type]
+
+
+async def fingerprints(store: MemoryDatastore) -> set[str]:
+    return {f.fingerprint for f in await store.list_findings(FindingQuery(TENANT))}
+
+
+def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
+    engine: Engine, tmp_path: Path
+) -> None:
+    root = tree(tmp_path / "tree", 30)
+    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=7))
+    assert len(shards) == 5
+    local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
+
+    async def scenario() -> None:
+        coordinator = InMemoryCoordinator()
+        store = MemoryDatastore()
+        stores = FleetStores(store, store, store)
+        policy = plan(engine).policy_hash
+        run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
+        await coordinator.create_run(
+            RunSpec(run_id, TENANT, policy, SourceKind.FS, str(root), "now"), shards
+        )
+        events, log = logged()
+        reports = await asyncio.gather(
+            *(
+                run_worker(
+                    coordinator=coordinator,
+                    stores=stores,
+                    engine=engine,
+                    plan=plan(engine, worker_id=w),
+                    stop=asyncio.Event(),
+                    log=log,  # type: ignore[arg-type]
+                )
+                for w in (1, 2)
+            )
+        )
+        assert sum(r.shards_scanned for r in reports) == 5
+        assert sum(r.leases_seen for r in reports) == 5
+        assert sum(r.stale_writes_rejected for r in reports) == 0
+        assert {s.record.state for s in await coordinator.list_shards(run_id)} == {ShardState.DONE}
+        assert await fingerprints(store) == {f.fingerprint for f in local.findings}
+        assert len(local.findings) == 10
+        assert [e for e, _ in events].count("worker.report") == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing_more(engine: Engine, tmp_path: Path) -> None:
+    root = tree(tmp_path / "tree", 12)
+    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions())
+
+    async def scenario() -> None:
+        coordinator = InMemoryCoordinator()
+        store = MemoryDatastore()
+        stores = FleetStores(store, store, store)
+        policy = plan(engine).policy_hash
+        await store.start_run(tenant=TENANT, policy_hash=policy, source="x", target="t")
+        await coordinator.create_run(
+            RunSpec(1, TENANT, policy, SourceKind.FS, str(root), "now"), shards
+        )
+        session = await coordinator.open_session(worker_id=9, ttl_s=5)
+        stale = await session.acquire(1)
+        assert stale is not None
+        await session.close()  # as if its lease had expired mid-shard
+        _events, log = logged()
+        await run_worker(
+            coordinator=coordinator,
+            stores=stores,
+            engine=engine,
+            plan=plan(engine),
+            stop=asyncio.Event(),
+            log=log,  # type: ignore[arg-type]
+        )
+        [status] = await coordinator.list_shards(1)
+        assert (status.record.state, status.record.fence) == (ShardState.DONE, 2)
+        with pytest.raises(StaleFence):
+            await store.upsert([], ObservationContext(1, policy, ShardFence(TENANT, 1, "00000", 1)))
+
+    asyncio.run(scenario())
+
+
+def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
+    engine: Engine, tmp_path: Path
+) -> None:
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(repo_dir), *args],
+            check=True,
+            capture_output=True,
+            env={
+                "GIT_AUTHOR_NAME": "A",
+                "GIT_AUTHOR_EMAIL": "a@example.org",
+                "GIT_COMMITTER_NAME": "A",
+                "GIT_COMMITTER_EMAIL": "a@example.org",
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+            },
+        )
+
+    git("init", "-q", "-b", "main")
+    for i in range(12):
+        (repo_dir / f"f{i % 5}.py").write_text(f"key = '{github_token(100 + i)}'\n# {i}\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"c{i}")
+    repository = open_repository(repo_dir)
+    local = scan_git(repository, engine=engine, options=GitScanOptions(pool=PoolOptions(jobs=1)))
+    shards = plan_git([str(repo_dir)], options=PlanOptions(blob_ranges=3))
+    assert len(shards) == 3
+
+    async def scenario() -> None:
+        coordinator = InMemoryCoordinator()
+        store = MemoryDatastore()
+        policy = plan(engine).policy_hash
+        await store.start_run(tenant=TENANT, policy_hash=policy, source="x", target="t")
+        await coordinator.create_run(
+            RunSpec(1, TENANT, policy, SourceKind.GIT, str(repo_dir), "now"), shards
+        )
+        events, log = logged()
+        await asyncio.gather(
+            *(
+                run_worker(
+                    coordinator=coordinator,
+                    stores=FleetStores(store, store, store),
+                    engine=engine,
+                    plan=plan(engine, worker_id=w, mirror_root=tmp_path / f"mirrors{w}"),
+                    stop=asyncio.Event(),
+                    log=log,  # type: ignore[arg-type]
+                )
+                for w in (1, 2)
+            )
+        )
+        assert [e for e, _ in events].count("worker.shard_ended") == 3
+        assert await fingerprints(store) == {f.fingerprint for f in local.findings}
+        assert len(local.findings) == 12
+
+    asyncio.run(scenario())
