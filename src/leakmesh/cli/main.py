@@ -14,6 +14,7 @@ from leakmesh.cli import (
     findings_cmd,
     report_cmd,
     rules_cmd,
+    run_cmd,
     scan_cmd,
     worker_cmd,
 )
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     baseline_cmd.add_parser(subparsers)
     rules_cmd.add_parser(subparsers)
     db_cmd.add_parser(subparsers)
+    run_cmd.add_parser(subparsers)
     findings_cmd.add_parser(subparsers)
     report_cmd.add_parser(subparsers)
     worker_cmd.add_parser(subparsers)

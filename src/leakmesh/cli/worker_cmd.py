@@ -7,14 +7,11 @@ the README table is checked against; resolution and validation live there.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
 
 from leakmesh.worker.config import (
     WORKER_OPTIONS,
-    WorkerConfig,
     WorkerOption,
     resolve_worker_config,
 )
@@ -36,12 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="[fs|git] [PATH]",
         help="source (fs or git) and path, as --source and --path",
     )
-    groups: dict[str, argparse._ArgumentGroup] = {}
-    for entry in WORKER_OPTIONS:
-        group = groups.get(entry.group)
-        if group is None:
-            group = groups[entry.group] = parser.add_argument_group(entry.group)
-        _add_flag(group, entry)
+    add_flags(parser, WORKER_OPTIONS)
     parser.set_defaults(handler=run)
 
 
@@ -66,21 +58,27 @@ def _add_flag(group: argparse._ArgumentGroup, entry: WorkerOption) -> None:
         )
 
 
-def flag_values(args: argparse.Namespace) -> dict[str, str | None]:
+def add_flags(parser: argparse.ArgumentParser, entries: Sequence[WorkerOption]) -> None:
+    """`entries` as flags, in argument groups by their `group`."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for entry in entries:
+        group = groups.get(entry.group)
+        if group is None:
+            group = groups[entry.group] = parser.add_argument_group(entry.group)
+        _add_flag(group, entry)
+
+
+def flag_values(
+    args: argparse.Namespace, entries: Sequence[WorkerOption] = WORKER_OPTIONS
+) -> dict[str, str | None]:
     """The worker flags as `resolve_worker_config` takes them: text, None when not given."""
     values: dict[str, str | None] = {}
-    for entry in WORKER_OPTIONS:
+    for entry in entries:
         value = getattr(args, _dest(entry.flag), None)
         if isinstance(value, bool):
             value = "true" if value else "false"
         values[entry.flag] = value
     return values
-
-
-class _RunWorkerCommand(Protocol):
-    """What `leakmesh.worker.app.run_worker_command` does: run, return the exit code."""
-
-    def __call__(self, config: WorkerConfig, *, environ: Mapping[str, str]) -> int: ...
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
         flags=flag_values(args), positional=list(args.target), environ=environ
     )
     # Imported here: the composition root pulls in the etcd and PostgreSQL clients,
-    # which `leakmesh scan` and a configuration error never need. By name, typed by
-    # the protocol, so this module type-checks whether or not the app is built yet.
-    app = importlib.import_module("leakmesh.worker.app")
-    run_worker_command: _RunWorkerCommand = app.run_worker_command
+    # which `leakmesh scan` and a configuration error never need.
+    from leakmesh.worker.app import run_worker_command
+
     return run_worker_command(config, environ=environ)

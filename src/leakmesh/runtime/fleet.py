@@ -110,10 +110,9 @@ class _Session:
 
     async def close(self) -> None:
         self._keeper.cancel()
-        try:
+        # Already expired, or etcd away: the lease then expires on its own.
+        with contextlib.suppress(LeaseLost, CoordinatorUnavailable):
             await self.session.close()
-        except (LeaseLost, CoordinatorUnavailable):
-            pass  # already expired, or etcd away: the lease expires on its own
 
 
 class Worker:
@@ -193,6 +192,17 @@ class Worker:
             await self._stores.findings.finish_run(self._plan.run_id)
         return finished
 
+    def stale_write_rejected(self, lease: ShardLease, exc: Exception, *, during: str) -> None:
+        self.report.stale_writes_rejected += 1
+        self._log(
+            "worker.stale_write_rejected",
+            shard_id=lease.spec.shard_id,
+            fence=lease.fence,
+            during=during,
+            by=type(exc).__name__,
+            level="warning",
+        )
+
     # -- one shard ------------------------------------------------------------------
 
     async def _work(self, run: RunSpec, session: _Session, lease: ShardLease) -> _Outcome:
@@ -202,8 +212,8 @@ class Worker:
             # Raised at once: from here on, the previous owner's writes are rejected.
             for store in self._stores.distinct():
                 await store.hold_fence(fence)
-        except StaleFence:
-            self.report.stale_writes_rejected += 1
+        except StaleFence as exc:
+            self.stale_write_rejected(lease, exc, during="hold_fence")
             return _Outcome.LOST
         shard = _ShardRun(self, run, session, lease, fence)
         return await shard.run()
@@ -322,11 +332,12 @@ class _ShardRun:
                 return outcome, item.error
             if outcome is not None:
                 continue
-            if self.session.lost.is_set():
-                outcome = _Outcome.LOST
-            elif self.worker._stop.is_set():
+            if self.worker._stop.is_set():
                 outcome = _Outcome.STOPPED
             else:
+                # Even when the keepalive already reported the lease lost: the
+                # fence decides, and a page in hand is offered (then rejected) so
+                # that a stale owner is stopped by the stores, not by its own view.
                 outcome = await self._commit(item)
             if outcome is not None:
                 self.halt.set()
@@ -350,14 +361,7 @@ class _ShardRun:
                 self.lease, cursor=page.cursor, progress=self.progress
             )
         except (StaleFence, LeaseLost) as exc:
-            report.stale_writes_rejected += 1
-            self.worker._log(
-                "worker.stale_write_rejected",
-                shard_id=self.lease.spec.shard_id,
-                fence=self.fence.epoch,
-                by=type(exc).__name__,
-                level="warning",
-            )
+            self.worker.stale_write_rejected(self.lease, exc, during="page_commit")
             return _Outcome.LOST
         except (StoreError, CoordinatorUnavailable) as exc:
             self.worker._log(
@@ -394,8 +398,8 @@ class _ShardRun:
             if outcome in (_Outcome.STOPPED, _Outcome.FAILED):
                 await session.release(lease)
             return outcome
-        except (StaleFence, LeaseLost):
-            self.worker.report.stale_writes_rejected += 1
+        except (StaleFence, LeaseLost) as exc:
+            self.worker.stale_write_rejected(lease, exc, during="shard_end")
             return _Outcome.LOST
         except CoordinatorUnavailable:
             return _Outcome.FAILED

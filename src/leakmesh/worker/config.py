@@ -694,7 +694,7 @@ def resolve_worker_config(
     schema_policy = MigrationPolicy(get(SCHEMA_POLICY))
     jobs: int = get(JOBS)
     engine = resolve_engine_flags(flags=flags, environ=environ)
-    content = _resolve_content(get=get, name=name)
+    content = resolve_content(get=get, name=name)
 
     if mode is WorkerMode.CONNECTOR:
         _require(_CONNECTOR_REQUIRED, given, why="required in connector mode")
@@ -753,7 +753,7 @@ def _require(options: Sequence[Option[Any]], given: Mapping[str, object], *, why
             raise _BY_FLAG[option.flag].missing(why)
 
 
-def _resolve_content(
+def resolve_content(
     *, get: Callable[[Option[Any]], Any], name: Callable[[Option[Any]], str]
 ) -> ContentSettings:
     ignore_file: str | None = get(IGNORE_FILE)

@@ -1,0 +1,173 @@
+"""The worker's composition root: from a validated `WorkerConfig` to a running
+worker, and the exit-code policy.
+
+Connector mode builds the production backends only — etcd and PostgreSQL, never
+a double — and checks each before claiming any shard: etcd answers, every
+schema passes its policy, the run exists and was planned for this tenant and
+this policy hash. Exit codes: 0 done (or stopped by SIGTERM/SIGINT), 1 findings
+(direct mode), 2 invalid configuration, 3 a dependency not ready at startup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from leakmesh.coordination.errors import CoordinationError, UnknownRun
+from leakmesh.coordination.etcd import EtcdCoordinator
+from leakmesh.coordination.models import SourceKind as RunSource
+from leakmesh.engine.scanner import Engine
+from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
+from leakmesh.runtime.pool import ExecutorKind, PoolOptions
+from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+from leakmesh.runtime.scan_git import GitScanOptions, scan_git
+from leakmesh.runtime.shard_pages import PageBudget
+from leakmesh.sources.git import GitError, open_repository
+from leakmesh.store.errors import StoreError
+from leakmesh.store.postgres import PostgresDatastore
+from leakmesh.worker.config import Backend, SourceKind, WorkerConfig, WorkerMode
+from leakmesh.worker.engine_settings import build_engine
+from leakmesh.worker.logs import JsonLog
+from leakmesh.worker.settings import ConfigError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_CONFIG = 2
+EXIT_NOT_READY = 3
+
+
+class NotReady(Exception):
+    """A dependency failed its startup check; the message is one line."""
+
+
+def run_worker_command(config: WorkerConfig, *, environ: Mapping[str, str]) -> int:
+    log = JsonLog(worker_id=config.worker_id)
+    engine = build_engine(config.engine)
+    if config.mode is WorkerMode.DIRECT:
+        return _direct(config, engine, log)
+    try:
+        return asyncio.run(_connector(config, engine, log))
+    except NotReady as exc:
+        log("worker.not_ready", error=str(exc), level="error")
+        print(f"leakmesh: not ready: {exc}", flush=True, file=sys.stderr)
+        return EXIT_NOT_READY
+
+
+def policy_hash_for(engine: Engine, config: WorkerConfig, *, root: Path) -> str:
+    return engine.policy_hash(config.content.source_options(root=root).policy_options())
+
+
+def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
+    if config.backend is Backend.PRODUCTION:
+        raise ConfigError(
+            "direct mode with the production backend is not supported yet: "
+            "use `leakmesh scan --store=postgresql://…`"
+        )
+    root = config.path or Path(".")
+    content = config.content.source_options(root=root)
+    pool = PoolOptions(jobs=config.jobs)
+    if config.source is SourceKind.GIT:
+        try:
+            repo = open_repository(root)
+        except GitError as exc:
+            raise ConfigError(str(exc)) from None
+        options = GitScanOptions(
+            pool=PoolOptions(config.jobs, ExecutorKind.THREAD), content=content
+        )
+        result = scan_git(repo, engine=engine, options=options)
+    else:
+        result = scan_fs(root, engine=engine, options=LocalScanOptions(pool=pool, source=content))
+    log(
+        "worker.direct_summary",
+        items_scanned=result.stats.items_scanned,
+        bytes_scanned=result.stats.bytes_scanned,
+        findings=len(result.findings),
+    )
+    return EXIT_FINDINGS if result.findings else EXIT_OK
+
+
+async def _open_store(dsn: str, config: WorkerConfig, what: str) -> PostgresDatastore:
+    try:
+        return await PostgresDatastore.open(dsn, policy=config.schema_policy)
+    except StoreError as exc:
+        raise NotReady(f"{what}: {exc}") from None
+
+
+async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
+    assert config.etcd_namespace is not None and config.findings_dsn is not None
+    assert config.ledger_dsn is not None and config.run_id is not None
+    assert config.worker_id is not None and config.policy_hash is not None
+    try:
+        coordinator = await EtcdCoordinator.connect(
+            config.etcd_endpoints, namespace=config.etcd_namespace
+        )
+    except CoordinationError as exc:
+        raise NotReady(str(exc)) from None
+    opened: list[PostgresDatastore] = []
+    try:
+        findings = await _open_store(config.findings_dsn, config, "findings store")
+        opened.append(findings)
+        ledger = findings
+        if config.ledger_dsn != config.findings_dsn:
+            ledger = await _open_store(config.ledger_dsn, config, "done-ledger store")
+            opened.append(ledger)
+        try:
+            run = await coordinator.get_run(config.run_id)
+        except UnknownRun:
+            raise ConfigError(f"invalid LEAKMESH_RUN_ID: no run {config.run_id} in etcd") from None
+        if run.tenant != config.tenant_id:
+            raise ConfigError("invalid LEAKMESH_TENANT_ID: the run belongs to another tenant")
+        if config.source is not None and config.source.value != run.source.value:
+            raise ConfigError(
+                f"invalid LEAKMESH_WORKER_SOURCE: run {run.run_id} is {run.source.value}"
+            )
+        frontier = ledger
+        if run.source is RunSource.GIT:
+            config.require_git_settings()
+            assert config.git_kv_dsn is not None
+            if config.git_kv_dsn not in (config.findings_dsn, config.ledger_dsn):
+                frontier = await _open_store(config.git_kv_dsn, config, "git frontier store")
+                opened.append(frontier)
+        root = config.path or Path(run.target)
+        computed = policy_hash_for(engine, config, root=root)
+        if computed != config.policy_hash or run.policy_hash != config.policy_hash:
+            raise ConfigError(
+                "invalid LEAKMESH_POLICY_HASH: the run, the configuration and this worker's "
+                f"rules and options must agree (this worker computes {computed})"
+            )
+        content = config.content.source_options(root=root)
+        plan = WorkerPlan(
+            run_id=config.run_id,
+            worker_id=config.worker_id,
+            tenant=config.tenant_id,
+            policy_hash=config.policy_hash,
+            lease_ttl_s=config.lease_ttl_s,
+            poll_interval_s=config.poll_interval_s,
+            exit_when_done=config.exit_when_done,
+            budget=PageBudget(config.max_items, config.max_bytes, config.commit_queue_capacity),
+            fs=LocalScanOptions(pool=PoolOptions(config.jobs), source=content),
+            git=GitScanOptions(pool=PoolOptions(config.jobs, ExecutorKind.THREAD), content=content),
+            mirror_root=config.mirror_root,
+            fs_root=config.path,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        log("worker.ready", run_id=run.run_id, source=run.source.value, config=config.describe())
+        await run_worker(
+            coordinator=coordinator,
+            stores=FleetStores(findings, ledger, frontier),
+            engine=engine,
+            plan=plan,
+            stop=stop,
+            log=log,
+        )
+        return EXIT_OK
+    finally:
+        for store in opened:
+            await store.close()
+        await coordinator.close()
