@@ -228,7 +228,7 @@ def test_fleet_chaos_loses_nothing_and_rejects_stale_writes(
     finally:
         fleet.stop_all()
 
-    for source, target in (("fs", tree), ("git", repo)):
+    for source in ("fs", "git"):
         final = status(env, runs[source])
         assert final["complete"] and set(final["states"]) == {"done"}, final
     assert stored_fingerprints(pg_dsn, str(tree.resolve())) == expected_fs
