@@ -240,5 +240,10 @@ def test_fleet_chaos_loses_nothing_and_rejects_stale_writes(
         f"chaos: {fleet.starts} worker starts, {len(lost)} leases lost, "
         f"{len(rejected)} stale writes rejected"
     )
+    # Telemetry reached the log stream, sanitized: no raw secret, path or repo.
+    assert list(fleet.events("telemetry.finding")) and list(fleet.events("telemetry.summary"))
+    logged = "".join(p.read_text(errors="replace") for p in logs.glob("worker*.log"))
+    for canary in (github_token(1000), github_token(2000), aws_key(3), "pkg0/mod0/file000.py"):
+        assert canary not in logged
     assert lost, "a SIGSTOPped worker must notice its lost lease"
     assert rejected, "the SIGSTOPped worker's late writes must have been rejected"

@@ -20,6 +20,7 @@ from leakmesh.coordination.errors import CoordinationError
 from leakmesh.coordination.etcd import EtcdCoordinator
 from leakmesh.coordination.models import RunSpec, ShardStatus, SourceKind
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
+from leakmesh.sources.mirrors import without_credentials
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import now
 from leakmesh.store.postgres import PostgresDatastore
@@ -140,6 +141,11 @@ def _create(args: argparse.Namespace) -> int:
         root = Path(".")
         source_options = content.source_options(root=root)
         repos = [str(Path(t).resolve()) if Path(t).exists() else t for t in args.targets]
+        if any(without_credentials(r) != r for r in repos):
+            raise ConfigError(
+                "run create git: a repository URL carries credentials, which would be stored "
+                "with the run; give workers a git credential helper or SSH key instead"
+            )
         shards = plan_git(repos, options=plan)
         target = "\n".join(repos)
     policy_hash = engine.policy_hash(source_options.policy_options())

@@ -43,6 +43,8 @@ from leakmesh.store.protocols import DoneLedger, FindingsStore, GitFrontier
 
 EventLog = Callable[..., None]
 """``log(event_name, **fields)``: the worker's structured log."""
+PageCommitted = Callable[[ShardLease, Page], None]
+"""Told of each page once it is committed (the worker's telemetry)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class WorkerReport:
     leases_seen: int = 0
     shards_scanned: int = 0
     pages_committed: int = 0
+    items_committed: int = 0
+    bytes_committed: int = 0
     findings_committed: int = 0
     stale_writes_rejected: int = 0
     leases_lost: int = 0
@@ -125,7 +129,9 @@ class Worker:
         plan: WorkerPlan,
         stop: asyncio.Event,
         log: EventLog,
+        on_commit: PageCommitted | None = None,
     ) -> None:
+        self._on_commit = on_commit
         self._coordinator = coordinator
         self._stores = stores
         self._engine = engine
@@ -372,7 +378,11 @@ class _ShardRun:
             )
             return _Outcome.FAILED
         report.pages_committed += 1
+        report.items_committed += page.objects
+        report.bytes_committed += page.bytes
         report.findings_committed += len(records)
+        if self.worker._on_commit is not None:
+            self.worker._on_commit(self.lease, page)
         return None
 
     async def _finish(
@@ -413,10 +423,17 @@ async def run_worker(
     plan: WorkerPlan,
     stop: asyncio.Event,
     log: EventLog,
+    on_commit: PageCommitted | None = None,
 ) -> WorkerReport:
     """Work on the run's shards until none is left (or `stop`); logs the run report."""
     worker = Worker(
-        coordinator=coordinator, stores=stores, engine=engine, plan=plan, stop=stop, log=log
+        coordinator=coordinator,
+        stores=stores,
+        engine=engine,
+        plan=plan,
+        stop=stop,
+        log=log,
+        on_commit=on_commit,
     )
     report = await worker.run()
     log(

@@ -19,8 +19,17 @@ _FETCH_TIMEOUT_S = 3600
 def mirror_path(mirror_root: Path, location: str) -> Path:
     """A readable, collision-free directory name for `location`."""
     tail = re.sub(r"[^A-Za-z0-9._-]+", "-", location.rstrip("/").rsplit("/", 1)[-1])[:40]
+    location = without_credentials(location)
     digest = hashlib.sha256(location.encode()).hexdigest()[:16]
     return mirror_root / f"{tail.removesuffix('.git') or 'repo'}-{digest}.git"
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with any URL's user:password@ removed (git echoes remote URLs)."""
+    return _USERINFO.sub("***@", text)
 
 
 def _git(*args: str) -> None:
@@ -39,7 +48,8 @@ def _git(*args: str) -> None:
         raise GitError(f"git {args[0]} timed out") from None
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {lines[-1] if lines else 'no message'}")
+        message = without_credentials(lines[-1]) if lines else "no message"
+        raise GitError(f"git {args[0]} failed: {message}")
 
 
 def update_mirror(mirror_root: Path, location: str) -> Repository:

@@ -13,18 +13,21 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from leakmesh.coordination.errors import CoordinationError, UnknownRun
 from leakmesh.coordination.etcd import EtcdCoordinator
+from leakmesh.coordination.models import ShardLease
 from leakmesh.coordination.models import SourceKind as RunSource
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git
-from leakmesh.runtime.shard_pages import PageBudget
+from leakmesh.runtime.shard_pages import Page, PageBudget
 from leakmesh.sources.git import GitError, open_repository
 from leakmesh.store.errors import StoreError
 from leakmesh.store.postgres import PostgresDatastore
@@ -32,6 +35,8 @@ from leakmesh.worker.config import Backend, SourceKind, WorkerConfig, WorkerMode
 from leakmesh.worker.engine_settings import build_engine
 from leakmesh.worker.logs import JsonLog
 from leakmesh.worker.settings import ConfigError
+from leakmesh.worker.telemetry import LogSink, TelemetryRecorder
+from leakmesh.worker.telemetry_fields import FindingEvent, ProgressEvent, SummaryEvent
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -87,6 +92,25 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
         findings=len(result.findings),
     )
     return EXIT_FINDINGS if result.findings else EXIT_OK
+
+
+def _record_page(telemetry: TelemetryRecorder, lease: ShardLease, page: Page) -> None:
+    """Committed work as telemetry: sanitized before any sink sees a path or id."""
+    telemetry.record(
+        ProgressEvent(shard_id=int(lease.spec.shard_id), items=page.objects, bytes=page.bytes)
+    )
+    for finding in page.findings:
+        commit = finding.location.commit
+        telemetry.record(
+            FindingEvent(
+                rule_id=finding.rule_id,
+                fingerprint=finding.fingerprint,
+                path=finding.location.path,
+                line=finding.location.line,
+                repo=lease.spec.location,
+                commit=commit.commit if commit else None,
+            )
+        )
 
 
 async def _open_store(dsn: str, config: WorkerConfig, what: str) -> PostgresDatastore:
@@ -158,14 +182,31 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         log("worker.ready", run_id=run.run_id, source=run.source.value, config=config.describe())
-        await run_worker(
-            coordinator=coordinator,
-            stores=FleetStores(findings, ledger, frontier),
-            engine=engine,
-            plan=plan,
-            stop=stop,
-            log=log,
-        )
+        telemetry = TelemetryRecorder(sinks=[LogSink(stream=sys.stderr)], warn=log)
+        recording = asyncio.create_task(telemetry.run())
+        started = time.monotonic()
+        try:
+            report = await run_worker(
+                coordinator=coordinator,
+                stores=FleetStores(findings, ledger, frontier),
+                engine=engine,
+                plan=plan,
+                stop=stop,
+                log=log,
+                on_commit=partial(_record_page, telemetry),
+            )
+            telemetry.record(
+                SummaryEvent(
+                    items_scanned=report.items_committed,
+                    bytes_scanned=report.bytes_committed,
+                    items_skipped=0,
+                    findings_emitted=report.findings_committed,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                )
+            )
+        finally:
+            await telemetry.close()
+            await recording
         return EXIT_OK
     finally:
         for store in opened:

@@ -13,7 +13,7 @@ class JsonLog:
         self._stream = stream
         self._context = context
 
-    def __call__(self, event: str, **fields: object) -> None:
+    def __call__(self, event: str, /, **fields: object) -> None:
         level = fields.pop("level", "info")
         record = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
