@@ -4,6 +4,8 @@ observations refer to); the shards go to etcd under the namespace."""
 
 from __future__ import annotations
 
+# The etcd and PostgreSQL clients are imported by the handlers that use them:
+# every other command would pay for them at start-up.
 import argparse
 import asyncio
 import json
@@ -12,18 +14,15 @@ import sys
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakmesh.cli.common import EXIT_CLEAN
 from leakmesh.cli.worker_cmd import add_flags, flag_values
 from leakmesh.coordination.errors import CoordinationError
-from leakmesh.coordination.etcd import EtcdCoordinator
 from leakmesh.coordination.models import RunSpec, ShardStatus, SourceKind
-from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
 from leakmesh.sources.mirrors import without_credentials
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import now
-from leakmesh.store.postgres import PostgresDatastore
 from leakmesh.worker.config import (
     ETCD_ENDPOINTS,
     ETCD_NAMESPACE,
@@ -36,6 +35,9 @@ from leakmesh.worker.config import (
 from leakmesh.worker.engine_settings import ENGINE_OPTIONS, build_engine, resolve_engine_flags
 from leakmesh.worker.scan_options import SCHEMA_POLICY
 from leakmesh.worker.settings import ConfigError, int_in_range
+
+if TYPE_CHECKING:
+    from leakmesh.coordination.etcd import EtcdCoordinator
 
 _COORDINATION = (ETCD_ENDPOINTS, ETCD_NAMESPACE)
 _CREATE = (*_COORDINATION, FINDINGS_DSN, TENANT_ID, SCHEMA_POLICY)
@@ -108,6 +110,9 @@ async def _coordinator(
 
 
 def _create(args: argparse.Namespace) -> int:
+    from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
+    from leakmesh.store.postgres import PostgresDatastore
+
     environ = os.environ
     flags = flag_values(args, args.entries)
     tenant = _required(TENANT_ID, flags, environ)
