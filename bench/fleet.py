@@ -190,6 +190,8 @@ _RUN_CMD_SHIM = (
 )
 SHIMMED: list[str] = []
 CRASHES: list[str] = []
+ORPHANS: list[int] = []
+"""Processes a worker left running after it was killed or stopped."""
 """Worker logs that ended in `BrokenProcessPool` (a forked pool process died)."""
 
 
@@ -225,10 +227,26 @@ def worker_env(env: dict[str, str], created: dict[str, Any], worker_id: int) -> 
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A worker in its own process group, so that what it leaves behind can be found."""
     with log.open("wb") as handle:
         return subprocess.Popen(
-            [LEAKMESH, "worker"], env=env, stdout=handle, stderr=subprocess.STDOUT
+            [LEAKMESH, "worker"],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of process group `pgid` (Linux /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat_file.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(stat_file.parent.name))
+    return found
 
 
 def events(log: Path, name: str) -> list[dict[str, Any]]:
@@ -476,6 +494,13 @@ def _stop(workers: dict[int, subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # A worker killed with -9 leaves its forked pool processes behind (they ignore
+        # SIGTERM): count them, then end them with the group.
+        left = group_members(process.pid)
+        if left:
+            ORPHANS.extend(left)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 async def failover_trial(
@@ -942,7 +967,8 @@ def main() -> int:
     if overheads or trials or adjacent:
         bullets.append(
             f"worker processes that died of BrokenProcessPool: {len(CRASHES)}; forks made "
-            f"while gRPC threads were busy (grpc's fork_posix warning): {forks}"
+            f"while gRPC threads were busy (grpc's fork_posix warning): {forks}; processes "
+            f"left running by stopped or killed workers (then killed): {len(ORPHANS)}"
         )
     bullets += notes
     bullets += [
