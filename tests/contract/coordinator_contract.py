@@ -235,3 +235,22 @@ class CoordinatorContract:
             await coordinator.close()
 
         run(scenario())
+
+    def test_a_shard_whose_owner_vanished_is_taken_before_pending_ones(
+        self, coordination: CoordinationKit
+    ) -> None:
+        async def scenario() -> None:
+            coordinator = await coordination.coordinator()
+            await coordinator.create_run(a_run(), shards(6))
+            dead = await coordinator.open_session(worker_id=1, ttl_s=TTL_S)
+            orphan = await dead.acquire(1)
+            assert orphan is not None
+            await dead.close()
+            for worker_id in range(2, 8):
+                survivor = await coordinator.open_session(worker_id=worker_id, ttl_s=TTL_S)
+                taken = await survivor.acquire(1)
+                assert taken is not None and taken.spec == orphan.spec
+                await survivor.close()  # and it is orphaned again
+            await coordinator.close()
+
+        run(scenario())

@@ -101,6 +101,8 @@ def _required(option: Any, flags: Mapping[str, str | None], environ: Mapping[str
 async def _coordinator(
     flags: Mapping[str, str | None], environ: Mapping[str, str]
 ) -> EtcdCoordinator:
+    from leakmesh.coordination.etcd import EtcdCoordinator
+
     endpoints = _required(ETCD_ENDPOINTS, flags, environ)
     namespace = _required(ETCD_NAMESPACE, flags, environ)
     try:

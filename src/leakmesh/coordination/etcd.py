@@ -43,7 +43,7 @@ from leakmesh.coordination.models import (
     ShardState,
     ShardStatus,
 )
-from leakmesh.coordination.shards import acquisition_order, lease_token
+from leakmesh.coordination.shards import acquisition_order, lease_token, orphans_first
 
 DEFAULT_RPC_TIMEOUT_S = 5
 _REGISTER_CONCURRENCY = 16
@@ -221,14 +221,19 @@ class EtcdCoordinator:
         await self.get_run(run_id)
         views = await self._views(run_id)
         txn = self._client.transactions
-        for shard_id in acquisition_order(sorted(views), session.worker_id):
+        orphaned = {
+            shard_id
+            for shard_id, view in views.items()
+            if view.record is not None
+            and view.record.state is ShardState.ACTIVE
+            and view.owner is None
+        }
+        order = acquisition_order(sorted(views), session.worker_id)
+        for shard_id in orphans_first(order, orphaned):
             view = views[shard_id]
             assert view.spec is not None and view.record is not None
             record = view.record
-            free = record.state is ShardState.PENDING or (
-                record.state is ShardState.ACTIVE and view.owner is None
-            )
-            if not free:
+            if record.state is not ShardState.PENDING and shard_id not in orphaned:
                 continue
             fence = record.fence + 1
             token = lease_token(session.worker_id, session.lease_id, fence)

@@ -19,7 +19,7 @@ from leakmesh.coordination.models import (
     ShardState,
     ShardStatus,
 )
-from leakmesh.coordination.shards import acquisition_order, lease_token
+from leakmesh.coordination.shards import acquisition_order, lease_token, orphans_first
 
 Clock = Callable[[], float]
 
@@ -94,13 +94,17 @@ class InMemoryCoordinator:
     def _acquire(self, session: MemorySession, run_id: int) -> ShardLease | None:
         if run_id not in self._runs:
             raise UnknownRun(f"no run {run_id}")
-        for shard_id in acquisition_order(sorted(self._specs[run_id]), session.worker_id):
+        orphaned = {
+            shard_id
+            for shard_id in self._specs[run_id]
+            if self._records[(run_id, shard_id)].state is ShardState.ACTIVE
+            and self._live_owner((run_id, shard_id)) is None
+        }
+        order = acquisition_order(sorted(self._specs[run_id]), session.worker_id)
+        for shard_id in orphans_first(order, orphaned):
             key = (run_id, shard_id)
             record = self._records[key]
-            free = record.state is ShardState.PENDING or (
-                record.state is ShardState.ACTIVE and self._live_owner(key) is None
-            )
-            if not free:
+            if record.state is not ShardState.PENDING and shard_id not in orphaned:
                 continue
             fence = record.fence + 1
             token = lease_token(session.worker_id, session.session_id, fence)

@@ -172,7 +172,9 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
             poll_interval_s=config.poll_interval_s,
             exit_when_done=config.exit_when_done,
             budget=PageBudget(config.max_items, config.max_bytes, config.commit_queue_capacity),
-            fs=LocalScanOptions(pool=PoolOptions(config.jobs), source=content),
+            # Threads, not forked processes: forking while gRPC's threads run can
+            # crash the children (seen as BrokenProcessPool).
+            fs=LocalScanOptions(pool=PoolOptions(config.jobs, ExecutorKind.THREAD), source=content),
             git=GitScanOptions(pool=PoolOptions(config.jobs, ExecutorKind.THREAD), content=content),
             mirror_root=config.mirror_root,
             fs_root=config.path,
