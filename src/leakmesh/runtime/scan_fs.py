@@ -48,7 +48,7 @@ AlreadyDone = Callable[[list[str]], set[str]]
 """Given object ids, the ones the done-ledger already holds for this policy."""
 
 
-def _scan_batch(entries: list[FileEntry], options: FsSourceOptions) -> BatchResult:
+def scan_file_batch(entries: list[FileEntry], options: FsSourceOptions) -> BatchResult:
     result = BatchResult(objects=len(entries))
     scanner = worker_scanner()
     for entry in entries:
@@ -168,7 +168,7 @@ def scan_fs(
     collector = Collector(on_findings=on_findings, on_progress=on_progress)
     run_batches(
         _batches(walk(root, options.source), options, collector.skipped, already_done),
-        partial(_scan_batch, options=options.source),
+        partial(scan_file_batch, options=options.source),
         engine=engine,
         options=options.pool,
         absorb=collector.absorb,

@@ -63,7 +63,9 @@ def _blob_id(blob_id: str, _item: Item) -> str:
     return blob_id
 
 
-def _scan_blobs(refs: list[BlobRef], *, repo: Repository, options: FsSourceOptions) -> BatchResult:
+def scan_blob_batch(
+    refs: list[BlobRef], *, repo: Repository, options: FsSourceOptions
+) -> BatchResult:
     result = BatchResult(objects=len(refs))
     scanner = worker_scanner()
     contents = _reader(repo).read([r.blob_id for r in refs], max_bytes=options.max_file_bytes)
@@ -85,8 +87,9 @@ def _scan_blobs(refs: list[BlobRef], *, repo: Repository, options: FsSourceOptio
     return result
 
 
-class _HistoryBatches:
-    """Batches of blob references from the walk, counting commits on the way."""
+class HistoryBatches:
+    """Batches of blob references from the walk, counting commits on the way.
+    `keep` narrows the walk to some blob ids (a fleet shard's range)."""
 
     def __init__(
         self,
@@ -95,10 +98,13 @@ class _HistoryBatches:
         ignored: Callable[[str], bool],
         already_done: AlreadyDone | None,
         skipped: list[Skipped],
+        *,
+        keep: Callable[[str], bool] = lambda _blob_id: True,
     ) -> None:
         self._walk = walk
         self._size = size
         self._ignored = ignored
+        self._keep = keep
         self._already_done = already_done
         self._skipped = skipped
         self.commits = 0
@@ -114,12 +120,12 @@ class _HistoryBatches:
                 self.commits += 1
                 continue
             if isinstance(event, BlobCopy):
-                if not self._ignored(event.commit.path):
+                if self._keep(event.blob_id) and not self._ignored(event.commit.path):
                     self.copies.setdefault(event.blob_id, []).append(event.commit)
                     self._number(event.blob_id, event.commit)
                 continue
             self._number(event.blob_id, event.commit)
-            if self._ignored(event.path):
+            if not self._keep(event.blob_id) or self._ignored(event.path):
                 continue
             batch.append(event)
             if len(batch) >= self._size:
@@ -156,7 +162,7 @@ def _run(
     try:
         run_batches(
             batches,
-            partial(_scan_blobs, repo=repo, options=options.content),
+            partial(scan_blob_batch, repo=repo, options=options.content),
             engine=engine,
             options=options.pool,
             absorb=collector.absorb,
@@ -173,7 +179,7 @@ def close_blob_readers() -> None:
     state.resources.clear()
 
 
-def _copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]]) -> list[Finding]:
+def copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]]) -> list[Finding]:
     """A finding in a blob that was later copied to other paths is introduced
     there as well: one more finding per copy, at the copy's path and commit."""
     extra = []
@@ -187,7 +193,7 @@ def _copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]
     return extra
 
 
-def _earliest_introductions(
+def earliest_introductions(
     findings: list[Finding], ordinal: dict[tuple[str, str, str], int]
 ) -> list[Finding]:
     """A secret stays in a file across later versions of it: report it where it was
@@ -233,7 +239,7 @@ def scan_git(
     # secret an earlier one introduced, and only the earliest is reported.
     collector = Collector(on_findings=None, on_progress=on_progress)
     ignored = ignored_paths(options.content.ignore_patterns)
-    batches = _HistoryBatches(
+    batches = HistoryBatches(
         walk_history(repo, options.history),
         options.batch_blobs,
         ignored,
@@ -241,8 +247,8 @@ def scan_git(
         collector.skipped,
     )
     _run(repo, batches, engine=engine, options=options, collector=collector)
-    copied = _copied_findings(collector.findings, batches.copies)
-    collector.findings = _earliest_introductions([*collector.findings, *copied], batches.ordinal)
+    copied = copied_findings(collector.findings, batches.copies)
+    collector.findings = earliest_introductions([*collector.findings, *copied], batches.ordinal)
     collector.stats.commits_walked = batches.commits
     collector.stats.blobs_scanned = batches.blobs
     return _finish(collector, engine=engine, options=options, on_findings=on_findings)

@@ -18,19 +18,20 @@ from pathlib import Path
 from typing import TypeVar
 
 from leakmesh.coordination.models import ShardSpec
-from leakmesh.engine.finding import CommitInfo, Finding
+from leakmesh.engine.finding import Finding
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.pool import BatchResult, run_batches
-from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, _scan_batch, not_done
+from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, not_done, scan_file_batch
 from leakmesh.runtime.scan_git import (
     GitScanOptions,
-    _copied_findings,
-    _earliest_introductions,
-    _scan_blobs,
+    HistoryBatches,
     close_blob_readers,
+    copied_findings,
+    earliest_introductions,
+    scan_blob_batch,
 )
 from leakmesh.sources.filesystem import FileEntry, ignored_paths, walk
-from leakmesh.sources.git import BlobCopy, BlobRef, CommitSeen, Repository, walk_history
+from leakmesh.sources.git import BlobRef, Repository, walk_history
 from leakmesh.sources.items import Skipped
 from leakmesh.store.models import LedgerStatus
 
@@ -161,7 +162,7 @@ def scan_fs_shard(
 
     run_batches(
         batches(),
-        partial(_tagged, work=partial(_scan_batch, options=options.source)),
+        partial(_tagged, work=partial(scan_file_batch, options=options.source)),
         engine=engine,
         options=options.pool,
         absorb=assembler.absorb,
@@ -169,22 +170,17 @@ def scan_fs_shard(
 
 
 @dataclass(slots=True)
-class _HistoryState:
-    """What a git shard remembers across its pages: walk positions, copies, and
-    which secrets it already reported at which path (only the earliest counts)."""
+class _Reports:
+    """Which secrets a git shard already reported at which path, across its pages
+    (only the earliest introduction counts), and what it found (for copies)."""
 
-    ordinal: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    copies: dict[str, list[CommitInfo]] = field(default_factory=dict)
+    ordinal: dict[tuple[str, str, str], int]
     reported: set[tuple[str, str, str]] = field(default_factory=set)
     found: list[Finding] = field(default_factory=list)
-    commits: int = 0
 
-    def number(self, blob_id: str, commit: CommitInfo) -> None:
-        self.ordinal[(blob_id, commit.commit, commit.path)] = len(self.ordinal)
-
-    def first_reports(self, findings: list[Finding]) -> list[Finding]:
+    def first(self, findings: list[Finding]) -> list[Finding]:
         fresh = []
-        for finding in _earliest_introductions(findings, self.ordinal):
+        for finding in earliest_introductions(findings, self.ordinal):
             key = (finding.rule_id, finding.fingerprint, finding.location.path)
             if key not in self.reported:
                 self.reported.add(key)
@@ -206,61 +202,46 @@ def scan_git_shard(
     """The shard's blobs (ids in its range) in history order, page by page; the
     cursor is the count of the shard's blob references walked. Blobs the ledger
     holds are skipped, which is how a resumed shard skips what was committed."""
-    state = _HistoryState()
-    ignored = ignored_paths(options.content.ignore_patterns)
+    history = HistoryBatches(
+        walk_history(repo, options.history),
+        budget.max_items,
+        ignored_paths(options.content.ignore_patterns),
+        None,
+        [],
+        keep=spec.contains,
+    )
+    reports = _Reports(history.ordinal)
 
     def deliver(page: Page) -> None:
-        page.findings = state.first_reports(page.findings)
-        state.found.extend(page.findings)
+        page.findings = reports.first(page.findings)
+        reports.found.extend(page.findings)
         if page.final:
-            page.findings.extend(state.first_reports(_copied_findings(state.found, state.copies)))
+            page.findings.extend(reports.first(copied_findings(reports.found, history.copies)))
         emit(page)
 
     assembler = PageAssembler(deliver)
 
-    def flush(page_refs: list[BlobRef], walked: int) -> Iterator[tuple[int, list[BlobRef]]]:
-        page = assembler.open(str(walked))
-        done = already_done([ref.blob_id for ref in page_refs])
-        kept = [ref for ref in page_refs if ref.blob_id not in done]
-        chunks = _split(kept, options.batch_blobs)
-        for chunk in chunks:
-            if halt.is_set():
-                return
-            yield page.number, chunk
-        assembler.close(page, batches=len(chunks))
-
     def batches() -> Iterator[tuple[int, list[BlobRef]]]:
-        page_refs: list[BlobRef] = []
         walked = 0
-        for event in walk_history(repo, options.history):
+        for page_refs in history:
             if halt.is_set():
                 return
-            if isinstance(event, CommitSeen):
-                state.commits += 1
-                continue
-            if isinstance(event, BlobCopy):
-                if spec.contains(event.blob_id) and not ignored(event.commit.path):
-                    state.copies.setdefault(event.blob_id, []).append(event.commit)
-                    state.number(event.blob_id, event.commit)
-                continue
-            state.number(event.blob_id, event.commit)
-            if not spec.contains(event.blob_id) or ignored(event.path):
-                continue
-            page_refs.append(event)
-            walked += 1
-            if len(page_refs) >= budget.max_items:
-                yield from flush(page_refs, walked)
-                page_refs = []
-        if halt.is_set():
-            return
-        yield from flush(page_refs, walked)
+            walked += len(page_refs)
+            page = assembler.open(str(walked))
+            done = already_done([ref.blob_id for ref in page_refs])
+            chunks = _split([r for r in page_refs if r.blob_id not in done], options.batch_blobs)
+            for chunk in chunks:
+                if halt.is_set():
+                    return
+                yield page.number, chunk
+            assembler.close(page, batches=len(chunks))
         final = assembler.open(str(walked), final=True)
         assembler.close(final, batches=0)
 
     try:
         run_batches(
             batches(),
-            partial(_tagged, work=partial(_scan_blobs, repo=repo, options=options.content)),
+            partial(_tagged, work=partial(scan_blob_batch, repo=repo, options=options.content)),
             engine=engine,
             options=options.pool,
             absorb=assembler.absorb,
