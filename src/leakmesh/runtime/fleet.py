@@ -350,18 +350,19 @@ class _ShardRun:
 
     async def _commit(self, page: Page) -> _Outcome | None:
         plan, report = self.plan, self.worker.report
-        records = occurrence_records(page.findings, tenant=plan.tenant, repo=self.target.repo)
+        done = page.result
+        records = occurrence_records(done.findings, tenant=plan.tenant, repo=self.target.repo)
         context = ObservationContext(plan.run_id, plan.policy_hash, self.fence)
         try:
             for start in range(0, len(records), UPSERT_CHUNK):
                 await self.stores.findings.upsert(records[start : start + UPSERT_CHUNK], context)
             await self.stores.ledger.mark(
-                plan.tenant, plan.policy_hash, page.outcomes, fence=self.fence
+                plan.tenant, plan.policy_hash, done.outcomes, fence=self.fence
             )
             self.progress = Progress(
-                self.progress.items + page.objects,
-                self.progress.bytes + page.bytes,
-                self.progress.findings + len(page.findings),
+                self.progress.items + done.objects,
+                self.progress.bytes + done.bytes,
+                self.progress.findings + len(done.findings),
             )
             await self.session.session.checkpoint(
                 self.lease, cursor=page.cursor, progress=self.progress
@@ -378,8 +379,8 @@ class _ShardRun:
             )
             return _Outcome.FAILED
         report.pages_committed += 1
-        report.items_committed += page.objects
-        report.bytes_committed += page.bytes
+        report.items_committed += done.objects
+        report.bytes_committed += done.bytes
         report.findings_committed += len(records)
         if self.worker._on_commit is not None:
             self.worker._on_commit(self.lease, page)

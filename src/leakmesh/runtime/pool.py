@@ -99,6 +99,8 @@ def merge(into: BatchResult, part: BatchResult) -> None:
     into.skipped.extend(part.skipped)
     into.items += part.items
     into.bytes += part.bytes
+    into.objects += part.objects
+    into.outcomes.update(part.outcomes)
 
 
 def scan_items(

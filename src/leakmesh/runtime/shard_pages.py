@@ -20,7 +20,7 @@ from typing import TypeVar
 from leakmesh.coordination.models import ShardSpec
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.scanner import Engine
-from leakmesh.runtime.pool import BatchResult, run_batches
+from leakmesh.runtime.pool import BatchResult, merge, run_batches
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, not_done, scan_file_batch
 from leakmesh.runtime.scan_git import (
     GitScanOptions,
@@ -32,8 +32,6 @@ from leakmesh.runtime.scan_git import (
 )
 from leakmesh.sources.filesystem import FileEntry, ignored_paths, walk
 from leakmesh.sources.git import BlobRef, Repository, walk_history
-from leakmesh.sources.items import Skipped
-from leakmesh.store.models import LedgerStatus
 
 B = TypeVar("B")
 MIB = 1024 * 1024
@@ -53,12 +51,8 @@ class Page:
     cursor: str
     """The last key of the page: a resumed shard starts after it."""
     final: bool = False
-    findings: list[Finding] = field(default_factory=list)
-    outcomes: dict[str, LedgerStatus] = field(default_factory=dict)
-    items: int = 0
-    bytes: int = 0
-    objects: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    result: BatchResult = field(default_factory=BatchResult)
+    """Its batches' results, merged."""
 
 
 class PageAssembler:
@@ -84,13 +78,7 @@ class PageAssembler:
         self._flush()
 
     def absorb(self, result: BatchResult) -> None:
-        page = self._pages[result.tag]
-        page.findings.extend(result.findings)
-        page.outcomes.update(result.outcomes)
-        page.items += result.items
-        page.bytes += result.bytes
-        page.objects += result.objects
-        page.skipped.extend(result.skipped)
+        merge(self._pages[result.tag].result, result)
         self._received[result.tag] += 1
         self._flush()
 
@@ -152,7 +140,7 @@ def scan_fs_shard(
             if halt.is_set():
                 return
             page = assembler.open(entries_of_page[-1].key)
-            kept = not_done(entries_of_page, options.source, already_done, page.skipped)
+            kept = not_done(entries_of_page, options.source, already_done, page.result.skipped)
             chunks = _split(kept, options.batch_files)
             for chunk in chunks:
                 if halt.is_set():
@@ -213,10 +201,10 @@ def scan_git_shard(
     reports = _Reports(history.ordinal)
 
     def deliver(page: Page) -> None:
-        page.findings = reports.first(page.findings)
-        reports.found.extend(page.findings)
+        found = page.result.findings = reports.first(page.result.findings)
+        reports.found.extend(found)
         if page.final:
-            page.findings.extend(reports.first(copied_findings(reports.found, history.copies)))
+            found.extend(reports.first(copied_findings(reports.found, history.copies)))
         emit(page)
 
     assembler = PageAssembler(deliver)

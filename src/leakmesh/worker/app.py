@@ -97,9 +97,11 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
 def _record_page(telemetry: TelemetryRecorder, lease: ShardLease, page: Page) -> None:
     """Committed work as telemetry: sanitized before any sink sees a path or id."""
     telemetry.record(
-        ProgressEvent(shard_id=int(lease.spec.shard_id), items=page.objects, bytes=page.bytes)
+        ProgressEvent(
+            shard_id=int(lease.spec.shard_id), items=page.result.objects, bytes=page.result.bytes
+        )
     )
-    for finding in page.findings:
+    for finding in page.result.findings:
         commit = finding.location.commit
         telemetry.record(
             FindingEvent(
