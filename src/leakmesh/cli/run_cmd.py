@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from leakmesh.cli.common import EXIT_CLEAN
 from leakmesh.cli.worker_cmd import add_flags, flag_values
 from leakmesh.coordination.errors import CoordinationError
-from leakmesh.coordination.models import RunSpec, ShardStatus, SourceKind
+from leakmesh.coordination.models import RunSpec, ShardState, ShardStatus, SourceKind
+from leakmesh.coordination.shards import run_complete
 from leakmesh.sources.mirrors import without_credentials
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import now
@@ -214,7 +215,7 @@ def _status(args: argparse.Namespace) -> int:
     run, shards = asyncio.run(fetch())
     rows = [_shard_row(s) for s in shards]
     states = Counter(str(r["state"]) for r in rows)
-    complete = bool(rows) and all(r["state"] in ("done", "parked") for r in rows)
+    complete = run_complete(s.record for s in shards)
     if args.format == "json":
         print(
             json.dumps(
@@ -263,7 +264,7 @@ def _list(args: argparse.Namespace) -> int:
             "source": run.source.value,
             "created_at": run.created_at,
             "shards": len(shards),
-            "done": sum(1 for s in shards if s.record.state.value == "done"),
+            "done": sum(1 for s in shards if s.record.state is ShardState.DONE),
         }
         for run, shards in runs
     ]

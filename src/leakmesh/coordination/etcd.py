@@ -43,7 +43,7 @@ from leakmesh.coordination.models import (
     ShardState,
     ShardStatus,
 )
-from leakmesh.coordination.shards import acquisition_order, lease_token, orphans_first
+from leakmesh.coordination.shards import candidates, claimed, lease_token
 
 DEFAULT_RPC_TIMEOUT_S = 5
 _REGISTER_CONCURRENCY = 16
@@ -221,31 +221,15 @@ class EtcdCoordinator:
         await self.get_run(run_id)
         views = await self._views(run_id)
         txn = self._client.transactions
-        orphaned = {
-            shard_id
-            for shard_id, view in views.items()
-            if view.record is not None
-            and view.record.state is ShardState.ACTIVE
-            and view.owner is None
-        }
-        order = acquisition_order(sorted(views), session.worker_id)
-        for shard_id in orphans_first(order, orphaned):
+        records = {k: v.record for k, v in views.items() if v.record is not None}
+        owned = {shard_id for shard_id, view in views.items() if view.owner is not None}
+        for shard_id in candidates(records, owned, session.worker_id):
             view = views[shard_id]
-            assert view.spec is not None and view.record is not None
-            record = view.record
-            if record.state is not ShardState.PENDING and shard_id not in orphaned:
-                continue
-            fence = record.fence + 1
-            token = lease_token(session.worker_id, session.lease_id, fence)
+            assert view.spec is not None
+            taken = claimed(records[shard_id], session.worker_id)
+            token = lease_token(session.worker_id, session.lease_id, taken.fence)
             owner_key = self._keys.shard(run_id, shard_id, "owner")
             state_key = self._keys.shard(run_id, shard_id, "state")
-            taken = replace(
-                record,
-                state=ShardState.ACTIVE,
-                fence=fence,
-                attempts=record.attempts + 1,
-                worker_id=session.worker_id,
-            )
             async with _translated("acquire"):
                 won, _ = await self._client.transaction(
                     compare=[
@@ -259,7 +243,9 @@ class EtcdCoordinator:
                     failure=[],
                 )
             if won:
-                return ShardLease(run_id, view.spec, fence, session.worker_id, record.cursor, token)
+                return ShardLease(
+                    run_id, view.spec, taken.fence, session.worker_id, taken.cursor, token
+                )
         return None
 
     async def _update(

@@ -19,7 +19,7 @@ from leakmesh.coordination.models import (
     ShardState,
     ShardStatus,
 )
-from leakmesh.coordination.shards import acquisition_order, lease_token, orphans_first
+from leakmesh.coordination.shards import candidates, claimed, lease_token
 
 Clock = Callable[[], float]
 
@@ -94,30 +94,16 @@ class InMemoryCoordinator:
     def _acquire(self, session: MemorySession, run_id: int) -> ShardLease | None:
         if run_id not in self._runs:
             raise UnknownRun(f"no run {run_id}")
-        orphaned = {
-            shard_id
-            for shard_id in self._specs[run_id]
-            if self._records[(run_id, shard_id)].state is ShardState.ACTIVE
-            and self._live_owner((run_id, shard_id)) is None
-        }
-        order = acquisition_order(sorted(self._specs[run_id]), session.worker_id)
-        for shard_id in orphans_first(order, orphaned):
-            key = (run_id, shard_id)
-            record = self._records[key]
-            if record.state is not ShardState.PENDING and shard_id not in orphaned:
-                continue
-            fence = record.fence + 1
-            token = lease_token(session.worker_id, session.session_id, fence)
-            self._records[key] = replace(
-                record,
-                state=ShardState.ACTIVE,
-                fence=fence,
-                attempts=record.attempts + 1,
-                worker_id=session.worker_id,
+        records = {shard_id: self._records[(run_id, shard_id)] for shard_id in self._specs[run_id]}
+        owned = {shard_id for shard_id in records if self._live_owner((run_id, shard_id))}
+        for shard_id in candidates(records, owned, session.worker_id):
+            taken = self._records[(run_id, shard_id)] = claimed(
+                records[shard_id], session.worker_id
             )
-            self._owners[key] = _Owner(token, session)
+            token = lease_token(session.worker_id, session.session_id, taken.fence)
+            self._owners[(run_id, shard_id)] = _Owner(token, session)
             spec = self._specs[run_id][shard_id]
-            return ShardLease(run_id, spec, fence, session.worker_id, record.cursor, token)
+            return ShardLease(run_id, spec, taken.fence, session.worker_id, taken.cursor, token)
         return None
 
     def _update(self, lease: ShardLease, record: ShardRecord, *, keep_owner: bool) -> None:

@@ -1,8 +1,12 @@
-"""Pure helpers both coordinators share: acquisition order and lease tokens."""
+"""Pure helpers both coordinators share: which shards to try and in what order,
+what acquiring does to a shard's record, lease tokens, run completion."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from leakmesh.coordination.models import ShardRecord, ShardState
 
 
 def acquisition_order(shard_ids: Sequence[str], worker_id: int) -> list[str]:
@@ -14,10 +18,32 @@ def acquisition_order(shard_ids: Sequence[str], worker_id: int) -> list[str]:
     return [*shard_ids[start:], *shard_ids[:start]]
 
 
-def orphans_first(shard_ids: Sequence[str], orphaned: set[str]) -> list[str]:
-    """Shards whose owner vanished before pending ones: a dead worker's shard is
-    taken over by the next worker looking, instead of after the whole run."""
-    return [s for s in shard_ids if s in orphaned] + [s for s in shard_ids if s not in orphaned]
+def candidates(
+    records: Mapping[str, ShardRecord], owned: Collection[str], worker_id: int
+) -> list[str]:
+    """The shards `worker_id` may take, in the order it tries them: those whose
+    owner vanished first (a dead worker's shard is taken over by the next worker
+    looking, not after the whole run), then the pending ones."""
+    order = acquisition_order(sorted(records), worker_id)
+    orphaned = [s for s in order if records[s].state is ShardState.ACTIVE and s not in owned]
+    return orphaned + [s for s in order if records[s].state is ShardState.PENDING]
+
+
+def claimed(record: ShardRecord, worker_id: int) -> ShardRecord:
+    """The record of a shard `worker_id` just acquired: active under the next fence."""
+    return replace(
+        record,
+        state=ShardState.ACTIVE,
+        fence=record.fence + 1,
+        attempts=record.attempts + 1,
+        worker_id=worker_id,
+    )
+
+
+def run_complete(records: Iterable[ShardRecord]) -> bool:
+    """Every shard done or parked (a run without shards is not complete)."""
+    states = [record.state for record in records]
+    return bool(states) and all(s in (ShardState.DONE, ShardState.PARKED) for s in states)
 
 
 def lease_token(worker_id: int, session_id: int, fence: int) -> str:

@@ -26,10 +26,10 @@ from leakmesh.coordination.models import (
     Progress,
     RunSpec,
     ShardLease,
-    ShardState,
     SourceKind,
 )
 from leakmesh.coordination.protocols import Coordinator, CoordinatorSession
+from leakmesh.coordination.shards import run_complete
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
 from leakmesh.runtime.scan_fs import LocalScanOptions
@@ -139,6 +139,7 @@ class Worker:
         self._stop = stop
         self._log = log
         self.report = WorkerReport()
+        self._finish_recorded = False
 
     async def run(self) -> WorkerReport:
         plan = self._plan
@@ -193,9 +194,10 @@ class Worker:
 
     async def _run_finished(self) -> bool:
         shards = await self._coordinator.list_shards(self._plan.run_id)
-        finished = all(s.record.state in (ShardState.DONE, ShardState.PARKED) for s in shards)
-        if finished:
+        finished = run_complete(s.record for s in shards)
+        if finished and not self._finish_recorded:
             await self._stores.findings.finish_run(self._plan.run_id)
+            self._finish_recorded = True
         return finished
 
     def stale_write_rejected(self, lease: ShardLease, exc: Exception, *, during: str) -> None:
