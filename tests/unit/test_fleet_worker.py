@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def plan(engine: Engine, **changes: object) -> WorkerPlan:
         fs=LocalScanOptions(pool=PoolOptions(jobs=1)),
         git=GitScanOptions(pool=PoolOptions(jobs=1)),
     )
-    return WorkerPlan(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **changes})  # type: ignore[arg-type]
+    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 async def fingerprints(store: MemoryDatastore) -> set[str]:

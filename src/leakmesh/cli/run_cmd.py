@@ -25,6 +25,7 @@ from leakmesh.sources.mirrors import without_credentials
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import now
 from leakmesh.worker.config import (
+    ENGINE_GROUP,
     ETCD_ENDPOINTS,
     ETCD_NAMESPACE,
     FINDINGS_DSN,
@@ -50,8 +51,7 @@ def _entries(options: tuple[Any, ...], *, engine: bool = False) -> list[WorkerOp
     return [
         e
         for e in WORKER_OPTIONS
-        if e.flag in flags
-        or (engine and (e.group == "engine and content" or e.flag in engine_flags))
+        if e.flag in flags or (engine and (e.group == ENGINE_GROUP or e.flag in engine_flags))
     ]
 
 

@@ -9,14 +9,13 @@ several workers share it.
 from __future__ import annotations
 
 import math
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from leakmesh.coordination.models import ShardSpec
 from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, walk
-from leakmesh.sources.git import GitError
+from leakmesh.sources.git import count_objects, open_repository
 
 MAX_BLOB_RANGES = 4096
 """Blob ranges are cut on three hex digits."""
@@ -51,28 +50,17 @@ def blob_ranges(count: int) -> list[tuple[str, str]]:
     return [(edges[i], edges[i + 1]) for i in range(count)]
 
 
-def object_count(location: str) -> int:
-    """Objects in a local repository (loose and packed); 0 when unknown (a URL)."""
+def _object_count(location: str) -> int:
+    """Objects of a local repository; 0 when it is not local (a URL)."""
     path = Path(location)
-    if not path.exists():
-        return 0
-    done = subprocess.run(
-        ["git", "-C", str(path), "count-objects", "-v"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise GitError(f"not a git repository: {location}")
-    counts = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
-    return int(counts.get("count", 0)) + int(counts.get("in-pack", 0))
+    return count_objects(open_repository(path)) if path.exists() else 0
 
 
 def plan_git(repositories: Sequence[str], *, options: PlanOptions) -> list[ShardSpec]:
     shards: list[ShardSpec] = []
     for location in repositories:
         ranges = options.blob_ranges or math.ceil(
-            max(1, object_count(location)) / options.objects_per_shard
+            max(1, _object_count(location)) / options.objects_per_shard
         )
         for start, end in blob_ranges(ranges):
             shards.append(ShardSpec(shard_id(len(shards)), location, start, end))

@@ -89,6 +89,13 @@ def open_repository(path: Path) -> Repository:
     return Repository(path=path, git_dir=Path(git_dir), bare=bare)
 
 
+def count_objects(repo: Repository) -> int:
+    """Objects in the repository, loose and packed (commits and trees included)."""
+    lines = _git(repo.path, "count-objects", "-v").splitlines()
+    counts = dict(line.split(": ", 1) for line in lines if ": " in line)
+    return int(counts.get("count", 0)) + int(counts.get("in-pack", 0))
+
+
 def resolve_revision(repo: Repository, revision: str) -> str:
     try:
         return _git(

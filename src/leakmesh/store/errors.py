@@ -3,6 +3,11 @@ DSNs redacted."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from leakmesh.store.models import ShardFence
+
 
 class StoreError(Exception):
     """A datastore operation failed; the message is one line with no secrets."""
@@ -19,3 +24,7 @@ class StoreUnavailable(StoreError):
 class StaleFence(StoreError):
     """A write carried a shard fence lower than the one recorded: its worker lost
     the shard to another, so nothing of the write was applied."""
+
+    @classmethod
+    def of(cls, fence: ShardFence) -> StaleFence:
+        return cls(f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}")

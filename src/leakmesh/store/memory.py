@@ -49,9 +49,7 @@ class MemoryDatastore:
             return
         key = (fence.tenant, fence.run_id, fence.shard_id)
         if self._fences.get(key, 0) > fence.epoch:
-            raise StaleFence(
-                f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}"
-            )
+            raise StaleFence.of(fence)
         self._fences[key] = fence.epoch
 
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:

@@ -420,9 +420,7 @@ async def _hold(cursor: Cursor, fence: ShardFence | None) -> None:
         return
     await cursor.execute(Q["hold_fence"], (fence.tenant, fence.run_id, fence.shard_id, fence.epoch))
     if await cursor.fetchone() is None:
-        raise StaleFence(
-            f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}"
-        )
+        raise StaleFence.of(fence)
 
 
 async def _upsert_chunk(

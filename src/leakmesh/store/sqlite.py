@@ -294,6 +294,4 @@ def _hold(cursor: sqlite3.Cursor, fence: ShardFence | None) -> None:
         Q["hold_fence"], (fence.tenant, fence.run_id, fence.shard_id, fence.epoch, now())
     )
     if cursor.fetchone() is None:
-        raise StaleFence(
-            f"stale fence {fence.epoch} for shard {fence.shard_id} of run {fence.run_id}"
-        )
+        raise StaleFence.of(fence)

@@ -274,7 +274,7 @@ class WorkerOption:
 _RUN = "run"
 _FLEET = "fleet backends (connector mode)"
 _BUDGETS = "budgets and timing"
-_ENGINE = "engine and content"
+ENGINE_GROUP = "engine and content"
 
 WORKER_OPTIONS: tuple[WorkerOption, ...] = (
     WorkerOption(
@@ -424,47 +424,49 @@ WORKER_OPTIONS: tuple[WorkerOption, ...] = (
         "rules TOML replacing the built-in rules (extend_builtin = true adds to them)",
         "built-in rules",
         "FILE",
-        _ENGINE,
+        ENGINE_GROUP,
     ),
     WorkerOption(
         DECODE_DEPTH,
         f"decode base64/hex/percent-encoded runs and rescan, 0..{MAX_DECODE_DEPTH} levels",
         str(DEFAULT_DECODE_DEPTH),
         "N",
-        _ENGINE,
+        ENGINE_GROUP,
     ),
     WorkerOption(
         ANCHOR_MODE,
         "prefilter rules by their keywords (manual) or by literals of their patterns (derived)",
         "derived",
         "MODE",
-        _ENGINE,
+        ENGINE_GROUP,
     ),
     WorkerOption(
         CACHE_DIR,
         "where the compiled rule database is cached",
         "$XDG_CACHE_HOME/leakmesh or ~/.cache/leakmesh",
         "DIR",
-        _ENGINE,
+        ENGINE_GROUP,
     ),
-    WorkerOption(SCAN_BINARY, "also scan binary files", "false", "BOOL", _ENGINE),
+    WorkerOption(SCAN_BINARY, "also scan binary files", "false", "BOOL", ENGINE_GROUP),
     WorkerOption(
-        SKIP_ARCHIVES, "do not expand zip/tar/gz/bz2/xz archives", "false", "BOOL", _ENGINE
+        SKIP_ARCHIVES, "do not expand zip/tar/gz/bz2/xz archives", "false", "BOOL", ENGINE_GROUP
     ),
-    WorkerOption(NO_GITIGNORE, "scan files that .gitignore excludes", "false", "BOOL", _ENGINE),
+    WorkerOption(
+        NO_GITIGNORE, "scan files that .gitignore excludes", "false", "BOOL", ENGINE_GROUP
+    ),
     WorkerOption(
         MAX_FILE_SIZE,
         "skip larger files, e.g. 512K, 64M",
         show_size(DEFAULT_MAX_FILE_BYTES),
         "SIZE",
-        _ENGINE,
+        ENGINE_GROUP,
     ),
     WorkerOption(
         IGNORE_FILE,
         "gitignore-style paths never to scan",
         f"ROOT/{IGNORE_FILE_NAME}",
         "FILE",
-        _ENGINE,
+        ENGINE_GROUP,
     ),
 )
 
