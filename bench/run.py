@@ -92,6 +92,16 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def run_record(m: Measurement) -> dict[str, Any]:
+    """One timed run as the results JSON records it."""
+    return {
+        "wall_s": round(m.wall_s, 4),
+        "returncode": m.returncode,
+        "maxrss_mib": round(m.maxrss_bytes / MIB, 1),
+        "tree_rss_mib": round(m.tree_rss_bytes / MIB, 1),
+    }
+
+
 class TreeRssSampler(threading.Thread):
     """Samples the summed RSS of a process and all its descendants until stopped.
 
@@ -794,15 +804,7 @@ def write_details(
             "cwd": "tree" if res.tool.cwd_is_tree else "bench/work/out/<tree>",
             "note": res.tool.note,
             "error": res.error,
-            "runs": [
-                {
-                    "wall_s": round(r.wall_s, 4),
-                    "returncode": r.returncode,
-                    "maxrss_mib": round(r.maxrss_bytes / MIB, 1),
-                    "tree_rss_mib": round(r.tree_rss_bytes / MIB, 1),
-                }
-                for r in res.runs
-            ],
+            "runs": [run_record(r) for r in res.runs],
             "findings_per_run": res.run_findings,
             "bytes_scanned": res.scanned,
         }

@@ -596,15 +596,7 @@ def write_details(
             "argv": res.tool.argv(REPO_DIR, OUTDIR / f"{res.tool.name}.json"),
             "note": res.tool.note,
             "error": res.error,
-            "runs": [
-                {
-                    "wall_s": round(r.wall_s, 4),
-                    "returncode": r.returncode,
-                    "maxrss_mib": round(r.maxrss_bytes / MIB, 1),
-                    "tree_rss_mib": round(r.tree_rss_bytes / MIB, 1),
-                }
-                for r in res.runs
-            ],
+            "runs": [fsbench.run_record(r) for r in res.runs],
             "findings_per_run": res.run_findings,
         }
         if res.tool.name in scores:
