@@ -116,3 +116,40 @@ def test_unreadable_file_is_skipped_with_a_reason(
     [skipped] = _read(tmp_path / "locked.txt", tmp_path)
     assert isinstance(skipped, Skipped)
     assert skipped.reason is SkipReason.UNREADABLE and "Permission denied" in skipped.detail
+
+
+def test_a_file_at_the_size_limit_is_read_and_one_byte_more_is_not(tmp_path: Path) -> None:
+    make(tmp_path, {"at.txt": "x" * 10, "over.txt": "x" * 11})
+    options = FsSourceOptions(max_file_bytes=10)
+    [item] = _read(tmp_path / "at.txt", tmp_path, options)
+    assert isinstance(item, Item) and len(item.data) == 10
+    [skipped] = _read(tmp_path / "over.txt", tmp_path, options)
+    assert isinstance(skipped, Skipped) and skipped.reason is SkipReason.TOO_LARGE
+
+
+def test_a_file_that_grew_after_the_walk_is_read_whole_within_the_limit(tmp_path: Path) -> None:
+    make(tmp_path, {"grows.txt": "password = 'x'"})
+    [entry] = [e for e in walk(tmp_path, FsSourceOptions()) if isinstance(e, FileEntry)]
+    (tmp_path / "grows.txt").write_text("password = 'x'\n" * 100)
+    [item] = read_entry(entry, FsSourceOptions())
+    assert isinstance(item, Item) and len(item.data) == 1500
+    (tmp_path / "grows.txt").write_text("y" * 5000)
+    [skipped] = read_entry(entry, FsSourceOptions(max_file_bytes=1000))
+    assert isinstance(skipped, Skipped) and skipped.reason is SkipReason.TOO_LARGE
+
+
+def test_descend_prunes_directories(tmp_path: Path) -> None:
+    make(tmp_path, {"a/x.txt": "1", "b/c/y.txt": "2", "b/z.txt": "3", "top.txt": "4"})
+    seen: list[str] = []
+
+    def descend(directory: str) -> bool:
+        seen.append(directory)
+        return directory != "b/c"
+
+    found = [
+        e.key
+        for e in walk(tmp_path, FsSourceOptions(), descend=descend)
+        if isinstance(e, FileEntry)
+    ]
+    assert found == ["a/x.txt", "b/z.txt", "top.txt"]
+    assert seen == ["a", "b", "b/c"]

@@ -95,8 +95,15 @@ def _listing(directory: str) -> list[os.DirEntry[str]]:
         return sorted(scanner, key=lambda e: e.name)
 
 
-def walk(root: Path, options: FsSourceOptions) -> Iterator[FileEntry | Skipped]:
-    """Regular files under `root` in path order, or `root` itself when it is a file."""
+DirectoryFilter = Callable[[str], bool]
+"""Given a directory's key, whether the walk goes into it."""
+
+
+def walk(
+    root: Path, options: FsSourceOptions, *, descend: DirectoryFilter | None = None
+) -> Iterator[FileEntry | Skipped]:
+    """Regular files under `root` in path order, or `root` itself when it is a file;
+    `descend` prunes directories (a fleet shard walks only its own key range)."""
     root_stat = os.stat(root)
     if stat.S_ISREG(root_stat.st_mode):
         yield FileEntry(key=root.name, path=str(root), size=root_stat.st_size)
@@ -104,11 +111,15 @@ def walk(root: Path, options: FsSourceOptions) -> Iterator[FileEntry | Skipped]:
     levels: tuple[_IgnoreLevel, ...] = ()
     if options.ignore_patterns:
         levels = (_IgnoreLevel("", _spec(options.ignore_patterns)),)
-    yield from _walk_dir(str(root), "", levels, options)
+    yield from _walk_dir(str(root), "", levels, options, descend)
 
 
 def _walk_dir(
-    directory: str, prefix: str, levels: tuple[_IgnoreLevel, ...], options: FsSourceOptions
+    directory: str,
+    prefix: str,
+    levels: tuple[_IgnoreLevel, ...],
+    options: FsSourceOptions,
+    descend: DirectoryFilter | None,
 ) -> Iterator[FileEntry | Skipped]:
     if options.respect_gitignore:
         level = _gitignore_level(directory, prefix)
@@ -126,8 +137,12 @@ def _walk_dir(
                 if not _ignored(levels, key, False):
                     yield Skipped(key, SkipReason.SYMLINK, "symbolic links are not followed")
             elif entry.is_dir(follow_symlinks=False):
-                if entry.name not in ALWAYS_SKIPPED_DIRS and not _ignored(levels, key, True):
-                    yield from _walk_dir(entry.path, key, levels, options)
+                if (
+                    entry.name not in ALWAYS_SKIPPED_DIRS
+                    and (descend is None or descend(key))
+                    and not _ignored(levels, key, True)
+                ):
+                    yield from _walk_dir(entry.path, key, levels, options, descend)
             elif entry.is_file(follow_symlinks=False) and not _ignored(levels, key, False):
                 size = entry.stat(follow_symlinks=False).st_size
                 yield FileEntry(key=key, path=entry.path, size=size)
@@ -166,12 +181,18 @@ def read_file(entry: FileEntry, options: FsSourceOptions) -> bytes | Skipped:
     """The file's bytes, or why it was not read."""
     if entry.size > options.max_file_bytes:
         return Skipped(entry.key, SkipReason.TOO_LARGE, f"{entry.size} bytes")
+    limit = options.max_file_bytes
     try:
         with open(entry.path, "rb") as handle:
-            data = handle.read(options.max_file_bytes + 1)
+            # Sized from the file: read(limit + 1) would allocate the whole budget
+            # for every file (most of a scan's time on trees of small files).
+            size = min(os.fstat(handle.fileno()).st_size, limit)
+            data = handle.read(size + 1)
+            if len(data) > size:  # it grew since fstat
+                data += handle.read(limit + 1 - len(data))
     except OSError as exc:
         return Skipped(entry.key, SkipReason.UNREADABLE, exc.strerror or type(exc).__name__)
-    if len(data) > options.max_file_bytes:
+    if len(data) > limit:
         return Skipped(entry.key, SkipReason.TOO_LARGE, "grew past the size budget")
     return data
 
