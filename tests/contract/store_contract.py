@@ -165,6 +165,14 @@ class StoreContract:
             many = {f"{i:040x}": LedgerStatus.SCANNED_CLEAN for i in range(1200)}
             await store.mark(TENANT, "p", many)
             assert len(await store.lookup(TENANT, "p", list(many))) == 1200
+            # Ids travel as text in some backends: separators and quotes stay data.
+            odd = {"a,b": LedgerStatus.SKIPPED, 'q"}': LedgerStatus.SCANNED_CLEAN, "é\\n": 3}
+            await store.mark(TENANT, "p", {k: LedgerStatus(v) for k, v in odd.items()})
+            assert await store.lookup(TENANT, "p", [*odd, "a", "b", "a,b,c"]) == {
+                **{k: LedgerStatus(v) for k, v in odd.items()},
+                "a": LedgerStatus.SCANNED_WITH_FINDINGS,
+                "b": LedgerStatus.SKIPPED,
+            }
             await store.close()
 
         run(scenario())

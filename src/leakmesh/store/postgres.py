@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -351,13 +352,12 @@ class PostgresDatastore:
     ) -> None:
         if not statuses and fence is None:
             return
-        ordered = sorted(statuses.items())  # one lock order for concurrent writers
-        ids = [oid for oid, _ in ordered]
-        values = [int(status) for _, status in ordered]
+        # Sorted: one lock order for concurrent writers.
+        batch = json.dumps({oid: int(statuses[oid]) for oid in sorted(statuses)})
 
         async def work(cursor: Cursor) -> None:
             await _hold(cursor, fence)
-            await cursor.execute(Q["mark_ledger"], (tenant, policy_hash, ids, values))
+            await cursor.execute(Q["mark_ledger"], (tenant, policy_hash, batch))
 
         await self._write(work)
 
@@ -366,7 +366,10 @@ class PostgresDatastore:
     ) -> dict[str, LedgerStatus]:
         if not object_ids:
             return {}
-        rows = await self._read(Q["lookup_ledger"], (tenant, policy_hash, list(object_ids)))
+        ids = json.dumps(list(object_ids))
+        rows = await self._read(
+            Q["lookup_ledger"], {"ids": ids, "tenant": tenant, "policy_hash": policy_hash}
+        )
         return {str(oid): LedgerStatus(status) for oid, status in rows}
 
     # -- git frontier -----------------------------------------------------------------

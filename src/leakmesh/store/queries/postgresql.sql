@@ -1,7 +1,8 @@
 -- Queries of the PostgreSQL datastore (`postgres.py`), by name. Placeholders are
--- psycopg's %s / %(name)s. Upserts COPY their rows into a temporary table; other
--- batches travel as one array per column, expanded server-side with unnest(), so
--- a batch of any size is one statement.
+-- psycopg's %s / %(name)s. Upserts COPY their rows into a temporary table; the
+-- done-ledger's batches travel as one JSON text, small ones as one array per
+-- column expanded server-side with unnest(), so a batch of any size is one
+-- statement.
 
 -- name: migrations_table_exists
 SELECT to_regclass(%s::text) IS NOT NULL
@@ -172,18 +173,25 @@ SELECT tenant, fingerprint, status, note, at FROM triage_events
 WHERE tenant = %s AND fingerprint = %s ORDER BY id
 
 -- name: mark_ledger
--- The status only moves upward.
+-- The batch is one JSON object {object_id: status}: psycopg sends a string as it
+-- is, where it would dump a list element by element in Python (most of a fleet
+-- worker's commit time). json, not jsonb, keeps the caller's order: the lock
+-- order of concurrent writers. The status only moves upward.
 INSERT INTO done_ledger (tenant, policy_hash, object_id, status, updated_at)
-SELECT %s::text, %s::text, u.object_id, u.status, now()
-FROM unnest(%s::text[], %s::smallint[]) AS u (object_id, status)
+SELECT %s::text, %s::text, u.key, u.value::smallint, now()
+FROM json_each_text(%s::json) AS u
 ON CONFLICT (tenant, policy_hash, object_id) DO UPDATE
 SET status = excluded.status, updated_at = excluded.updated_at
 WHERE excluded.status > done_ledger.status
 
 -- name: lookup_ledger
--- The id list is one array parameter, so one query serves any batch size.
-SELECT object_id, status FROM done_ledger
-WHERE tenant = %s AND policy_hash = %s AND object_id = ANY(%s::text[])
+-- The ids are one JSON array (see mark_ledger), so one query serves any batch
+-- size. A join, so that each id is one primary-key probe: `= ANY(ARRAY(SELECT …))`
+-- is planned before the array is known and can compare every row with every id.
+SELECT l.object_id, l.status
+FROM json_array_elements_text(%(ids)s::json) AS u (object_id)
+JOIN done_ledger AS l
+  ON l.tenant = %(tenant)s AND l.policy_hash = %(policy_hash)s AND l.object_id = u.object_id
 
 -- name: frontier_tips
 SELECT ref, tip FROM git_frontier WHERE tenant = %s AND repo = %s
