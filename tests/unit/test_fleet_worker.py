@@ -16,7 +16,7 @@ from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
-from leakmesh.runtime.pool import PoolOptions
+from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git
 from leakmesh.runtime.shard_pages import PageBudget
@@ -66,13 +66,21 @@ async def fingerprints(store: MemoryDatastore) -> set[str]:
     return {f.fingerprint for f in await store.list_findings(FindingQuery(TENANT))}
 
 
+@pytest.mark.parametrize("shared_pool", [False, True], ids=["pool-per-shard", "forked-once"])
 def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, shared_pool: bool
 ) -> None:
     root = tree(tmp_path / "tree", 30)
     shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=7))
     assert len(shards) == 5
     local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
+    # As the worker command does: processes forked before the event loop, one
+    # pool per worker reused for all its shards.
+    options = PoolOptions(jobs=2, executor=ExecutorKind.PROCESS)
+    pools = {w: ScanPool(engine=engine, options=options) for w in (1, 2)}
+    if shared_pool:
+        for pool in pools.values():
+            pool.start()
 
     async def scenario() -> None:
         coordinator = InMemoryCoordinator()
@@ -93,6 +101,7 @@ def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
                     plan=plan(engine, worker_id=w),
                     stop=asyncio.Event(),
                     log=log,  # type: ignore[arg-type]
+                    fs_pool=pools[w] if shared_pool else None,
                 )
                 for w in (1, 2)
             )
@@ -105,7 +114,11 @@ def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
         assert len(local.findings) == 10
         assert [e for e, _ in events].count("worker.report") == 2
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        for pool in pools.values():
+            pool.close()
 
 
 def test_a_worker_that_lost_its_lease_writes_nothing_more(engine: Engine, tmp_path: Path) -> None:

@@ -57,6 +57,13 @@ class ShardSpec:
     def contains(self, key: str) -> bool:
         return (not self.start or key >= self.start) and (not self.end or key < self.end)
 
+    def may_hold_under(self, directory: str) -> bool:
+        """Whether a key under `directory/` can fall in this shard: every such key
+        lies in [directory + "/", directory + "0"), "0" being the byte after "/"."""
+        return (not self.end or directory + "/" < self.end) and (
+            not self.start or self.start < directory + "0"
+        )
+
     def to_json(self) -> bytes:
         return _dump(asdict(self))
 

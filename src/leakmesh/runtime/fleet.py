@@ -32,6 +32,7 @@ from leakmesh.coordination.protocols import Coordinator, CoordinatorSession
 from leakmesh.coordination.shards import run_complete
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
+from leakmesh.runtime.pool import ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions
 from leakmesh.runtime.scan_git import GitScanOptions
 from leakmesh.runtime.shard_pages import Page, PageBudget, scan_fs_shard, scan_git_shard
@@ -130,8 +131,10 @@ class Worker:
         stop: asyncio.Event,
         log: EventLog,
         on_commit: PageCommitted | None = None,
+        fs_pool: ScanPool | None = None,
     ) -> None:
         self._on_commit = on_commit
+        self._fs_pool = fs_pool
         self._coordinator = coordinator
         self._stores = stores
         self._engine = engine
@@ -287,17 +290,24 @@ class _ShardRun:
     ) -> None:
         plan, spec, engine = self.plan, self.lease.spec, self.worker._engine
         if self.run_spec.source is SourceKind.FS:
-            scan_fs_shard(
-                plan.fs_root or Path(spec.location),
-                spec,
-                cursor=self.lease.cursor,
-                engine=engine,
-                options=plan.fs,
-                budget=plan.budget,
-                already_done=already_done,
-                emit=self.pages.put,
-                halt=self.halt,
-            )
+            shared = self.worker._fs_pool
+            with contextlib.ExitStack() as own:
+                pool = (
+                    shared
+                    if shared is not None
+                    else own.enter_context(ScanPool(engine=engine, options=plan.fs.pool))
+                )
+                scan_fs_shard(
+                    plan.fs_root or Path(spec.location),
+                    spec,
+                    cursor=self.lease.cursor,
+                    pool=pool,
+                    options=plan.fs,
+                    budget=plan.budget,
+                    already_done=already_done,
+                    emit=self.pages.put,
+                    halt=self.halt,
+                )
             return
         if plan.mirror_root is not None:
             repo = update_mirror(plan.mirror_root, spec.location)
@@ -308,16 +318,17 @@ class _ShardRun:
             plan.git.history, exclude=tuple(existing_commits(repo, frontier.values()))
         )
         options = replace(plan.git, history=history)
-        scan_git_shard(
-            repo,
-            spec,
-            engine=engine,
-            options=options,
-            budget=plan.budget,
-            already_done=already_done,
-            emit=self.pages.put,
-            halt=self.halt,
-        )
+        with ScanPool(engine=engine, options=plan.git.pool) as pool:
+            scan_git_shard(
+                repo,
+                spec,
+                pool=pool,
+                options=options,
+                budget=plan.budget,
+                already_done=already_done,
+                emit=self.pages.put,
+                halt=self.halt,
+            )
 
     async def _halt_when_lost_or_stopped(self) -> None:
         lost = asyncio.create_task(self.session.lost.wait())
@@ -427,8 +438,11 @@ async def run_worker(
     stop: asyncio.Event,
     log: EventLog,
     on_commit: PageCommitted | None = None,
+    fs_pool: ScanPool | None = None,
 ) -> WorkerReport:
-    """Work on the run's shards until none is left (or `stop`); logs the run report."""
+    """Work on the run's shards until none is left (or `stop`); logs the run report.
+    Filesystem shards scan on `fs_pool` when given (the caller started it before
+    any connection was opened), else on a pool of their own."""
     worker = Worker(
         coordinator=coordinator,
         stores=stores,
@@ -437,6 +451,7 @@ async def run_worker(
         stop=stop,
         log=log,
         on_commit=on_commit,
+        fs_pool=fs_pool,
     )
     report = await worker.run()
     log(

@@ -134,6 +134,71 @@ def _executor(options: PoolOptions) -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
 
 
+def _started() -> None:
+    """The first job: makes a fork pool start its processes now."""
+
+
+class ScanPool:
+    """The scanning workers, for one scan or for many.
+
+    A fleet worker makes one before it opens any network connection and reuses it
+    for every shard: forking later, while gRPC's threads run, can crash the
+    children. `start()` forks the processes at once (a fork pool starts them all
+    on its first job).
+    """
+
+    def __init__(self, *, engine: Engine, options: PoolOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self._executor: Executor | None = None
+
+    def start(self) -> ScanPool:
+        if self._executor is None and self.options.worker_count() > 1:
+            install_engine(self.engine)
+            if self.options.executor is ExecutorKind.PROCESS:
+                # Loaded before the fork: the workers inherit it.
+                self.engine.matcher  # noqa: B018
+            self._executor = _executor(self.options)
+            self._executor.submit(_started).result()
+        return self
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    def __enter__(self) -> ScanPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(
+        self,
+        batches: Iterable[B],
+        work: Callable[[B], BatchResult],
+        *,
+        absorb: Callable[[BatchResult], None],
+    ) -> None:
+        """`work` each batch on the workers, at most a few batches ahead of `absorb`;
+        the workers start with the first batch when `start()` was not called."""
+        install_engine(self.engine)
+        if self.options.worker_count() == 1:
+            for batch in batches:
+                absorb(work(batch))
+            return
+        limit = self.options.worker_count() * 4
+        pending: set[Future[BatchResult]] = set()
+        for batch in batches:
+            # Started lazily: a scan with nothing to do forks nothing.
+            executor = self.start()._executor
+            assert executor is not None
+            pending.add(executor.submit(work, batch))
+            if len(pending) >= limit:
+                pending = _drain(pending, absorb, keep=limit // 2)
+        _drain(pending, absorb, keep=0)
+
+
 def run_batches(
     batches: Iterable[B],
     work: Callable[[B], BatchResult],
@@ -142,23 +207,9 @@ def run_batches(
     options: PoolOptions,
     absorb: Callable[[BatchResult], None],
 ) -> None:
-    """`work` each batch on the workers, at most a few batches ahead of `absorb`."""
-    install_engine(engine)
-    if options.worker_count() == 1:
-        for batch in batches:
-            absorb(work(batch))
-        return
-    limit = options.worker_count() * 4
-    with _executor(options) as pool:
-        pending: set[Future[BatchResult]] = set()
-        for batch in batches:
-            if options.executor is ExecutorKind.PROCESS:
-                # Loaded once, before the first submit forks the workers: they inherit it.
-                engine.matcher  # noqa: B018
-            pending.add(pool.submit(work, batch))
-            if len(pending) >= limit:
-                pending = _drain(pending, absorb, keep=limit // 2)
-        _drain(pending, absorb, keep=0)
+    """`work` each batch on workers that live as long as this call."""
+    with ScanPool(engine=engine, options=options) as pool:
+        pool.run(batches, work, absorb=absorb)
 
 
 def _drain(

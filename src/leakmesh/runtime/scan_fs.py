@@ -86,6 +86,36 @@ def not_done(
     return kept
 
 
+class LedgerGate:
+    """Asks the done-ledger about a batch of files before it is scanned, while
+    that pays. Asking costs a read and a hash of every file ahead of the scan's
+    own read: worth it when the ledger knows many of them (a rescan), not on a
+    first scan under a policy. A batch where fewer than `MIN_HIT_RATIO` of the
+    files were known turns asking off for the next `PAUSE_BATCHES` batches; those
+    are scanned again if known, which is harmless (upserts are idempotent)."""
+
+    MIN_HIT_RATIO = 0.25
+    """Below this, re-reading and hashing costs more than the scans it saves."""
+    PAUSE_BATCHES = 8
+
+    def __init__(self, already_done: AlreadyDone | None, options: FsSourceOptions) -> None:
+        self._already_done = already_done
+        self._options = options
+        self._pause = 0
+
+    def pass_through(self, batch: list[FileEntry], skipped: list[Skipped]) -> list[FileEntry]:
+        """The files of `batch` to scan; those left out are added to `skipped`."""
+        if self._already_done is None or not batch:
+            return batch
+        if self._pause:
+            self._pause -= 1
+            return batch
+        kept = not_done(batch, self._options, self._already_done, skipped)
+        if len(batch) - len(kept) < self.MIN_HIT_RATIO * len(batch):
+            self._pause = self.PAUSE_BATCHES
+        return kept
+
+
 def _batches(
     entries: Iterable[FileEntry | Skipped],
     options: LocalScanOptions,
@@ -94,11 +124,10 @@ def _batches(
 ) -> Iterator[list[FileEntry]]:
     batch: list[FileEntry] = []
     size = 0
+    gate = LedgerGate(already_done, options.source)
 
     def ready(batch: list[FileEntry]) -> list[FileEntry]:
-        if already_done is None:
-            return batch
-        return not_done(batch, options.source, already_done, skipped)
+        return gate.pass_through(batch, skipped)
 
     for entry in entries:
         if isinstance(entry, Skipped):

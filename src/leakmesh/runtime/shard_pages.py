@@ -1,8 +1,8 @@
 """Scan one fleet shard as a sequence of pages (the producer side of SPEC §6).
 
 The shard's items are cut into pages bounded by `max_items` and `max_bytes`;
-each page into batches for the scanning workers (one `run_batches` for the whole
-shard, so the pool lives as long as the shard). Batches finish in any order; the
+each page into batches for the scanning workers (a `ScanPool` the caller owns:
+a fleet worker keeps one for all its filesystem shards). Batches finish in any order; the
 `PageAssembler` hands pages on strictly in order, once all their batches are in,
 so a page's cursor means "everything up to here is scanned". This runs in a
 thread; `halt` stops it between batches (lease lost, SIGTERM).
@@ -19,9 +19,8 @@ from typing import TypeVar
 
 from leakmesh.coordination.models import ShardSpec
 from leakmesh.engine.finding import Finding
-from leakmesh.engine.scanner import Engine
-from leakmesh.runtime.pool import BatchResult, merge, run_batches
-from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, not_done, scan_file_batch
+from leakmesh.runtime.pool import BatchResult, ScanPool, merge
+from leakmesh.runtime.scan_fs import AlreadyDone, LedgerGate, LocalScanOptions, scan_file_batch
 from leakmesh.runtime.scan_git import (
     GitScanOptions,
     HistoryBatches,
@@ -105,19 +104,20 @@ def scan_fs_shard(
     spec: ShardSpec,
     *,
     cursor: str,
-    engine: Engine,
+    pool: ScanPool,
     options: LocalScanOptions,
     budget: PageBudget,
     already_done: AlreadyDone,
     emit: Callable[[Page], None],
     halt: threading.Event,
 ) -> None:
-    """The shard's files after `cursor`, in key order, page by page."""
+    """The shard's files after `cursor`, in key order, page by page; the walk
+    skips directories that hold nothing of the shard's range."""
     assembler = PageAssembler(emit)
     entries = sorted(
         (
             e
-            for e in walk(root, options.source)
+            for e in walk(root, options.source, descend=spec.may_hold_under)
             if isinstance(e, FileEntry) and spec.contains(e.key) and e.key > cursor
         ),
         key=lambda e: e.key,
@@ -135,24 +135,25 @@ def scan_fs_shard(
         if page:
             yield page
 
+    gate = LedgerGate(already_done, options.source)
+
     def batches() -> Iterator[tuple[int, list[FileEntry]]]:
         for entries_of_page in pages():
             if halt.is_set():
                 return
             page = assembler.open(entries_of_page[-1].key)
-            kept = not_done(entries_of_page, options.source, already_done, page.result.skipped)
-            chunks = _split(kept, options.batch_files)
-            for chunk in chunks:
+            chunks = 0
+            for chunk in _split(entries_of_page, options.batch_files):
                 if halt.is_set():
                     return
-                yield page.number, chunk
-            assembler.close(page, batches=len(chunks))
+                if kept := gate.pass_through(chunk, page.result.skipped):
+                    chunks += 1
+                    yield page.number, kept
+            assembler.close(page, batches=chunks)
 
-    run_batches(
+    pool.run(
         batches(),
         partial(_tagged, work=partial(scan_file_batch, options=options.source)),
-        engine=engine,
-        options=options.pool,
         absorb=assembler.absorb,
     )
 
@@ -180,7 +181,7 @@ def scan_git_shard(
     repo: Repository,
     spec: ShardSpec,
     *,
-    engine: Engine,
+    pool: ScanPool,
     options: GitScanOptions,
     budget: PageBudget,
     already_done: AlreadyDone,
@@ -227,11 +228,9 @@ def scan_git_shard(
         assembler.close(final, batches=0)
 
     try:
-        run_batches(
+        pool.run(
             batches(),
             partial(_tagged, work=partial(scan_blob_batch, repo=repo, options=options.content)),
-            engine=engine,
-            options=options.pool,
             absorb=assembler.absorb,
         )
     finally:

@@ -24,7 +24,7 @@ from leakmesh.coordination.models import ShardLease
 from leakmesh.coordination.models import SourceKind as RunSource
 from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
-from leakmesh.runtime.pool import ExecutorKind, PoolOptions
+from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git
 from leakmesh.runtime.shard_pages import Page, PageBudget
@@ -53,8 +53,14 @@ def run_worker_command(config: WorkerConfig, *, environ: Mapping[str, str]) -> i
     engine = build_engine(config.engine)
     if config.mode is WorkerMode.DIRECT:
         return _direct(config, engine, log)
+    # Forked now, before any connection: forking while gRPC's threads run can
+    # crash the children (seen as BrokenProcessPool). Git shards use threads.
+    fs_pool = ScanPool(engine=engine, options=PoolOptions(config.jobs, ExecutorKind.PROCESS))
+    if config.source is not SourceKind.GIT:
+        fs_pool.start()
     try:
-        return asyncio.run(_connector(config, engine, log))
+        with fs_pool:
+            return asyncio.run(_connector(config, engine, log, fs_pool))
     except NotReady as exc:
         log("worker.not_ready", error=str(exc), level="error")
         print(f"leakmesh: not ready: {exc}", flush=True, file=sys.stderr)
@@ -122,7 +128,7 @@ async def _open_store(dsn: str, config: WorkerConfig, what: str) -> PostgresData
         raise NotReady(f"{what}: {exc}") from None
 
 
-async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
+async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog, fs_pool: ScanPool) -> int:
     assert config.etcd_namespace is not None and config.findings_dsn is not None
     assert config.ledger_dsn is not None and config.run_id is not None
     assert config.worker_id is not None and config.policy_hash is not None
@@ -152,6 +158,7 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
             )
         frontier = ledger
         if run.source is RunSource.GIT:
+            fs_pool.close()
             config.require_git_settings()
             assert config.git_kv_dsn is not None
             if config.git_kv_dsn not in (config.findings_dsn, config.ledger_dsn):
@@ -174,9 +181,7 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
             poll_interval_s=config.poll_interval_s,
             exit_when_done=config.exit_when_done,
             budget=PageBudget(config.max_items, config.max_bytes, config.commit_queue_capacity),
-            # Threads, not forked processes: forking while gRPC's threads run can
-            # crash the children (seen as BrokenProcessPool).
-            fs=LocalScanOptions(pool=PoolOptions(config.jobs, ExecutorKind.THREAD), source=content),
+            fs=LocalScanOptions(pool=fs_pool.options, source=content),
             git=GitScanOptions(pool=PoolOptions(config.jobs, ExecutorKind.THREAD), content=content),
             mirror_root=config.mirror_root,
             fs_root=config.path,
@@ -198,6 +203,7 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
                 stop=stop,
                 log=log,
                 on_commit=partial(_record_page, telemetry),
+                fs_pool=fs_pool,
             )
             telemetry.record(
                 SummaryEvent(
