@@ -74,7 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument(
         "--blob-ranges",
         metavar="N",
-        help="git: blob-id ranges per repository (default: from its size)",
+        help="git: blob-id ranges per repository (default: one per 2,000,000 objects)",
     )
     create.add_argument("--format", choices=("text", "json"), default="text")
     add_flags(create, _entries(_CREATE, engine=True))
