@@ -719,6 +719,43 @@ def stdlib_tree(work: Path) -> Path:
     return dst
 
 
+def copies_tree(tree: Path, copies: int) -> Path:
+    """`copies` copies of `tree`, every file of copy i ending in a line of its own,
+    so that no two copies share content (the done-ledger would skip a repeat).
+    Kept in bench/work between runs."""
+    dst = ROOT / "bench" / "work" / f"stdlib-x{copies}"
+    done = dst.with_name(dst.name + ".complete")
+    if done.exists():
+        return dst
+    shutil.rmtree(dst, ignore_errors=True)
+    for i in range(copies):
+        for path in sorted(tree.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                target = dst / f"copy{i}" / path.relative_to(tree)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes() + f"\n# copy {i}\n".encode())
+    done.write_text("")
+    return dst
+
+
+def large_history(commits: int) -> Path:
+    """A bench/history.py repository of `commits` commits, kept in bench/work."""
+    repo = ROOT / "bench" / "work" / f"history-{commits}" / "repo"
+    if not (repo / "HEAD").exists():
+        print(f"generating a {commits:,}-commit history in {repo}", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "history.py"),
+                str(repo),
+                "--commits",
+                str(commits),
+            ],
+            check=True,
+        )
+    return repo
+
+
 def failover_tree(work: Path, files: int) -> Path:
     """`files` small files of distinct content (the done-ledger would skip copies)."""
     root = work / "failover-tree"
@@ -852,6 +889,18 @@ def main() -> int:
     parser.add_argument("--adjacent-trials", type=int, default=2, help="at the smallest TTL")
     parser.add_argument("--shards", default="2000,200", help="run sizes for acquire latency")
     parser.add_argument("--only", default="overhead,failover,acquire")
+    parser.add_argument(
+        "--large-copies",
+        type=int,
+        default=8,
+        help="overhead also on this many stdlib copies, each file marked per copy (0: off)",
+    )
+    parser.add_argument(
+        "--large-commits",
+        type=int,
+        default=100_000,
+        help="overhead also on a bench/history.py history of this many commits (0: off)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the worker logs")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
@@ -871,14 +920,23 @@ def main() -> int:
         print(f"tree {tree}: {files} files, {size / 2**20:.1f} MiB", flush=True)
         if "overhead" in only:
             overheads.append(overhead(s, "fs (stdlib tree)", "fs", tree, args.repeat, {}))
+            mirrors = {"LEAKMESH_MIRROR_ROOT": str(s.work / "mirrors")}
             if (HISTORY / "HEAD").exists():
-                mirrors = {"LEAKMESH_MIRROR_ROOT": str(s.work / "mirrors")}
                 overheads.append(
                     overhead(s, "git (history repo)", "git", HISTORY, args.repeat, mirrors)
                 )
             else:
                 notes.append(f"git overhead skipped: no repository at {HISTORY} (bench/run_git.py)")
                 print(notes[-1])
+            if args.large_copies:
+                large = copies_tree(tree, args.large_copies)
+                _files, size_l = tree_size(large)
+                name = f"fs ({args.large_copies} stdlib copies, {size_l / 2**20:.0f} MiB)"
+                overheads.append(overhead(s, name, "fs", large, args.repeat, {}))
+            if args.large_commits:
+                big = large_history(args.large_commits)
+                name = f"git ({args.large_commits:,}-commit history)"
+                overheads.append(overhead(s, name, "git", big, args.repeat, mirrors))
         if "failover" in only:
             small = failover_tree(s.work, args.failover_files)
             for ttl in ttls:
