@@ -13,8 +13,10 @@ from leakmesh.cli.scan_cmd import add_scan_options, execute_scan, resolve_scan_s
 from leakmesh.runtime.suppression import Baseline, baseline_document
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("baseline", help="create a baseline of known findings")
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
+    parser = subparsers.add_parser("baseline", help=summary)
     commands = parser.add_subparsers(dest="baseline_command", required=True, metavar="COMMAND")
     create = commands.add_parser(
         "create",

@@ -17,8 +17,10 @@ from leakmesh.store.migrate import MigrationPolicy, SchemaStatus
 from leakmesh.worker.settings import ConfigError
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("db", help="inspect and migrate a datastore schema")
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
+    parser = subparsers.add_parser("db", help=summary)
     commands = parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     for name, text in (
         ("status", "show the schema version and pending migrations"),

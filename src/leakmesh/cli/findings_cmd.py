@@ -25,8 +25,10 @@ FORMAT = Option("--format", "LEAKMESH_FORMAT", choice("text", "json"), "text")
 RUN_ID = Option[int | None]("--run", "LEAKMESH_RUN_ID", int_in_range(1, 1 << 62), None)
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("findings", help="list, show and triage stored findings")
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
+    parser = subparsers.add_parser("findings", help=summary)
     commands = parser.add_subparsers(dest="findings_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="list findings (one line each, or JSON)")
     listing.add_argument("--status", choices=STATUSES, help="only findings with this triage status")

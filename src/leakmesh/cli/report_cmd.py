@@ -22,10 +22,12 @@ FORMAT = Option("--format", "LEAKMESH_FORMAT", choice(*formats.FORMATS), "text")
 OUTPUT = Option[str | None]("--output", "LEAKMESH_OUTPUT", str, None)
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="report stored findings in the formats of scan",
+        help=summary,
         description="Write the findings a datastore holds as text, json, jsonl, sarif or csv. "
         "Exit 1 when the report holds findings, as scan does.",
     )

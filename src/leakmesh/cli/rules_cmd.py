@@ -24,8 +24,10 @@ from leakmesh.worker.settings import Option, choice
 LIST_FORMAT = Option("--format", "LEAKMESH_FORMAT", choice("text", "json"), "text")
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("rules", help="list or check the detection rules")
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
+    parser = subparsers.add_parser("rules", help=summary)
     commands = parser.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", help="list the rules")
     listing.add_argument("--format", help="text (default) or json")

@@ -55,8 +55,10 @@ def _entries(options: tuple[Any, ...], *, engine: bool = False) -> list[WorkerOp
     ]
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("run", help="plan and follow fleet runs (etcd + PostgreSQL)")
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
+    parser = subparsers.add_parser("run", help=summary)
     commands = parser.add_subparsers(dest="run_command", required=True, metavar="COMMAND")
 
     create = commands.add_parser(

@@ -70,10 +70,12 @@ MAX_COUNT = Option[int | None]("--max-count", "LEAKMESH_MAX_COUNT", int_in_range
 STAGED = Option("--staged", "LEAKMESH_STAGED", parse_bool, False)
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
     parser = subparsers.add_parser(
         "scan",
-        help="scan a directory (fs, the default) for secrets",
+        help=summary,
         description="Scan a directory for leaked credentials. Exit codes: 0 nothing found, "
         "1 findings, 2 invalid configuration or usage.",
     )

@@ -17,10 +17,12 @@ from leakmesh.worker.config import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, summary: str
+) -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="run a scanning worker: direct (local source) or connector (shards of a fleet run)",
+        help=summary,
         description="Run a worker. In connector mode (the default) it takes shards of a run "
         "from etcd and writes findings to PostgreSQL; every production setting is then "
         "required. In direct mode it scans a local source once. Pass secrets (DSNs with "
