@@ -34,6 +34,8 @@ from leakmesh.sources.git import BlobRef, Repository, walk_history
 
 B = TypeVar("B")
 MIB = 1024 * 1024
+LEDGER_GROUP = 1024
+"""Git blob references asked about in one done-ledger lookup."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +193,13 @@ def scan_git_shard(
     """The shard's blobs (ids in its range) in history order, page by page; the
     cursor is the count of the shard's blob references walked. Blobs the ledger
     holds are skipped, which is how a resumed shard skips what was committed."""
+    # The walk is handed out in groups much smaller than a page, each asked about
+    # in the ledger and scanned at once: waiting for a whole page of references
+    # before scanning any left the workers idle while the walk went on.
+    group = min(LEDGER_GROUP, budget.max_items)
     history = HistoryBatches(
         walk_history(repo, options.history),
-        budget.max_items,
+        group,
         ignored_paths(options.content.ignore_patterns),
         None,
         [],
@@ -212,18 +218,28 @@ def scan_git_shard(
 
     def batches() -> Iterator[tuple[int, list[BlobRef]]]:
         walked = 0
-        for page_refs in history:
+        page: Page | None = None
+        in_page = chunks = 0
+        for refs in history:
             if halt.is_set():
                 return
-            walked += len(page_refs)
-            page = assembler.open(str(walked))
-            done = already_done([ref.blob_id for ref in page_refs])
-            chunks = _split([r for r in page_refs if r.blob_id not in done], options.batch_blobs)
-            for chunk in chunks:
+            if page is None:
+                page, in_page, chunks = assembler.open(""), 0, 0
+            walked += len(refs)
+            in_page += len(refs)
+            done = already_done([ref.blob_id for ref in refs])
+            for chunk in _split([r for r in refs if r.blob_id not in done], options.batch_blobs):
                 if halt.is_set():
                     return
+                chunks += 1
                 yield page.number, chunk
-            assembler.close(page, batches=len(chunks))
+            if in_page + group > budget.max_items:  # the next group would not fit
+                page.cursor = str(walked)
+                assembler.close(page, batches=chunks)
+                page = None
+        if page is not None:
+            page.cursor = str(walked)
+            assembler.close(page, batches=chunks)
         final = assembler.open(str(walked), final=True)
         assembler.close(final, batches=0)
 
