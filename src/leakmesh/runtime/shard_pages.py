@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -216,18 +217,29 @@ def scan_git_shard(
 
     assembler = PageAssembler(deliver)
 
-    def batches() -> Iterator[tuple[int, list[BlobRef]]]:
+    def asked(lookups: ThreadPoolExecutor) -> Iterator[tuple[list[BlobRef], set[str]]]:
+        """Each group with the ids the ledger holds; the next group's lookup runs
+        while this one is scanned, so the walk never waits for the database."""
+        ahead: tuple[list[BlobRef], Future[set[str]]] | None = None
+        for refs in history:
+            lookup = lookups.submit(already_done, [ref.blob_id for ref in refs])
+            if ahead is not None:
+                yield ahead[0], ahead[1].result()
+            ahead = (refs, lookup)
+        if ahead is not None:
+            yield ahead[0], ahead[1].result()
+
+    def batches(lookups: ThreadPoolExecutor) -> Iterator[tuple[int, list[BlobRef]]]:
         walked = 0
         page: Page | None = None
         in_page = chunks = 0
-        for refs in history:
+        for refs, done in asked(lookups):
             if halt.is_set():
                 return
             if page is None:
                 page, in_page, chunks = assembler.open(""), 0, 0
             walked += len(refs)
             in_page += len(refs)
-            done = already_done([ref.blob_id for ref in refs])
             for chunk in _split([r for r in refs if r.blob_id not in done], options.batch_blobs):
                 if halt.is_set():
                     return
@@ -244,10 +256,11 @@ def scan_git_shard(
         assembler.close(final, batches=0)
 
     try:
-        pool.run(
-            batches(),
-            partial(_tagged, work=partial(scan_blob_batch, repo=repo, options=options.content)),
-            absorb=assembler.absorb,
-        )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger") as lookups:
+            pool.run(
+                batches(lookups),
+                partial(_tagged, work=partial(scan_blob_batch, repo=repo, options=options.content)),
+                absorb=assembler.absorb,
+            )
     finally:
         close_blob_readers()
