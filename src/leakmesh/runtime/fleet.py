@@ -166,6 +166,7 @@ class Worker:
                     continue
                 if lease is None:
                     if await self._run_finished() and plan.exit_when_done:
+                        await self._check_lease(session)
                         break
                     await self._pause()
                     continue
@@ -183,6 +184,19 @@ class Worker:
         finally:
             await session.close()
         return self.report
+
+    async def _check_lease(self, session: _Session) -> None:
+        """One renewal before leaving, so that a lease lost while this worker was
+        stalled is reported even when the others finished the run meanwhile."""
+        if not session.lost.is_set():
+            with contextlib.suppress(CoordinatorUnavailable):
+                try:
+                    await session.session.renew()
+                except LeaseLost:
+                    session.lost.set()
+        if session.lost.is_set():
+            self.report.leases_lost += 1
+            self._log("worker.lease_lost", worker_id=self._plan.worker_id, level="warning")
 
     async def _open_session(self) -> _Session:
         plan = self._plan
