@@ -131,7 +131,7 @@ class Worker:
         stop: asyncio.Event,
         log: EventLog,
         on_commit: PageCommitted | None = None,
-        fs_pool: ScanPool | None = None,
+        fs_pool: ScanPool,
     ) -> None:
         self._on_commit = on_commit
         self._fs_pool = fs_pool
@@ -151,8 +151,7 @@ class Worker:
         try:
             while not self._stop.is_set():
                 if session.lost.is_set():
-                    self.report.leases_lost += 1
-                    self._log("worker.lease_lost", worker_id=plan.worker_id, level="warning")
+                    self._lease_lost()
                     await session.close()
                     session = await self._open_session()
                 try:
@@ -185,18 +184,22 @@ class Worker:
             await session.close()
         return self.report
 
+    def _lease_lost(self) -> None:
+        self.report.leases_lost += 1
+        self._log("worker.lease_lost", worker_id=self._plan.worker_id, level="warning")
+
     async def _check_lease(self, session: _Session) -> None:
         """One renewal before leaving, so that a lease lost while this worker was
         stalled is reported even when the others finished the run meanwhile."""
-        if not session.lost.is_set():
-            with contextlib.suppress(CoordinatorUnavailable):
-                try:
-                    await session.session.renew()
-                except LeaseLost:
-                    session.lost.set()
         if session.lost.is_set():
-            self.report.leases_lost += 1
-            self._log("worker.lease_lost", worker_id=self._plan.worker_id, level="warning")
+            self._lease_lost()
+            return
+        try:
+            await session.session.renew()
+        except LeaseLost:
+            self._lease_lost()
+        except CoordinatorUnavailable:
+            pass  # etcd away: nothing to learn about the lease
 
     async def _open_session(self) -> _Session:
         plan = self._plan
@@ -304,24 +307,17 @@ class _ShardRun:
     ) -> None:
         plan, spec, engine = self.plan, self.lease.spec, self.worker._engine
         if self.run_spec.source is SourceKind.FS:
-            shared = self.worker._fs_pool
-            with contextlib.ExitStack() as own:
-                pool = (
-                    shared
-                    if shared is not None
-                    else own.enter_context(ScanPool(engine=engine, options=plan.fs.pool))
-                )
-                scan_fs_shard(
-                    plan.fs_root or Path(spec.location),
-                    spec,
-                    cursor=self.lease.cursor,
-                    pool=pool,
-                    options=plan.fs,
-                    budget=plan.budget,
-                    already_done=already_done,
-                    emit=self.pages.put,
-                    halt=self.halt,
-                )
+            scan_fs_shard(
+                plan.fs_root or Path(spec.location),
+                spec,
+                cursor=self.lease.cursor,
+                pool=self.worker._fs_pool,
+                options=plan.fs,
+                budget=plan.budget,
+                already_done=already_done,
+                emit=self.pages.put,
+                halt=self.halt,
+            )
             return
         if plan.mirror_root is not None:
             repo = update_mirror(plan.mirror_root, spec.location)
@@ -456,18 +452,21 @@ async def run_worker(
 ) -> WorkerReport:
     """Work on the run's shards until none is left (or `stop`); logs the run report.
     Filesystem shards scan on `fs_pool` when given (the caller started it before
-    any connection was opened), else on a pool of their own."""
-    worker = Worker(
-        coordinator=coordinator,
-        stores=stores,
-        engine=engine,
-        plan=plan,
-        stop=stop,
-        log=log,
-        on_commit=on_commit,
-        fs_pool=fs_pool,
-    )
-    report = await worker.run()
+    any connection was opened), else on one made here for all of them."""
+    with contextlib.ExitStack() as owned:
+        if fs_pool is None:
+            fs_pool = owned.enter_context(ScanPool(engine=engine, options=plan.fs.pool))
+        worker = Worker(
+            coordinator=coordinator,
+            stores=stores,
+            engine=engine,
+            plan=plan,
+            stop=stop,
+            log=log,
+            on_commit=on_commit,
+            fs_pool=fs_pool,
+        )
+        report = await worker.run()
     log(
         "worker.report",
         run_id=plan.run_id,
