@@ -135,7 +135,7 @@ def _executor(options: PoolOptions) -> Executor:
 
 
 def _started() -> None:
-    """The first job: makes a fork pool start its processes now."""
+    """The first job: makes a fork pool start all its processes now."""
 
 
 class ScanPool:
@@ -155,11 +155,11 @@ class ScanPool:
     def start(self) -> ScanPool:
         if self._executor is None and self.options.worker_count() > 1:
             install_engine(self.engine)
+            self._executor = _executor(self.options)
             if self.options.executor is ExecutorKind.PROCESS:
                 # Loaded before the fork: the workers inherit it.
                 self.engine.matcher  # noqa: B018
-            self._executor = _executor(self.options)
-            self._executor.submit(_started).result()
+                self._executor.submit(_started).result()
         return self
 
     def close(self) -> None:

@@ -126,9 +126,6 @@ def _batches(
     size = 0
     gate = LedgerGate(already_done, options.source)
 
-    def ready(batch: list[FileEntry]) -> list[FileEntry]:
-        return gate.pass_through(batch, skipped)
-
     for entry in entries:
         if isinstance(entry, Skipped):
             skipped.append(entry)
@@ -136,10 +133,10 @@ def _batches(
         batch.append(entry)
         size += entry.size
         if len(batch) >= options.batch_files or size >= options.batch_bytes:
-            if kept := ready(batch):
+            if kept := gate.pass_through(batch, skipped):
                 yield kept
             batch, size = [], 0
-    if batch and (kept := ready(batch)):
+    if batch and (kept := gate.pass_through(batch, skipped)):
         yield kept
 
 
