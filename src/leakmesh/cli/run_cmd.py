@@ -21,6 +21,7 @@ from leakmesh.cli.worker_cmd import add_flags, flag_values
 from leakmesh.coordination.errors import CoordinationError
 from leakmesh.coordination.models import RunSpec, ShardState, ShardStatus, SourceKind
 from leakmesh.coordination.shards import run_complete
+from leakmesh.runtime.planning import PlanOptions
 from leakmesh.sources.mirrors import without_credentials
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import now
@@ -72,11 +73,17 @@ def add_parser(
     create.add_argument(
         "targets", nargs="+", metavar="PATH_OR_URL", help="a directory (fs), or repositories (git)"
     )
-    create.add_argument("--files-per-shard", metavar="N", help="fs: files per shard (default 2000)")
+    defaults = PlanOptions()
+    create.add_argument(
+        "--files-per-shard",
+        metavar="N",
+        help=f"fs: files per shard (default {defaults.files_per_shard})",
+    )
     create.add_argument(
         "--blob-ranges",
         metavar="N",
-        help="git: blob-id ranges per repository (default: one per 2,000,000 objects)",
+        help="git: blob-id ranges per repository "
+        f"(default: one per {defaults.objects_per_shard:,} objects)",
     )
     create.add_argument("--format", choices=("text", "json"), default="text")
     add_flags(create, _entries(_CREATE, engine=True))
@@ -115,7 +122,7 @@ async def _coordinator(
 
 
 def _create(args: argparse.Namespace) -> int:
-    from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
+    from leakmesh.runtime.planning import plan_fs, plan_git
     from leakmesh.store.postgres import PostgresDatastore
 
     environ = os.environ
