@@ -179,31 +179,14 @@ def namespace() -> str:
 
 # --------------------------------------------------------------------------- the CLI
 
-# `leakmesh run …` at b896c9a imports EtcdCoordinator under TYPE_CHECKING only and
-# fails with this NameError. Until src/ is fixed, the bench then runs the same CLI
-# entry point with the name supplied, and says so in the report.
-_RUN_CMD_BUG = "NameError: name 'EtcdCoordinator' is not defined"
-_RUN_CMD_SHIM = (
-    "import sys, leakmesh.cli.run_cmd as r, leakmesh.coordination.etcd as e;"
-    "r.EtcdCoordinator = e.EtcdCoordinator;"
-    "from leakmesh.cli.main import main; sys.exit(main(sys.argv[1:]))"
-)
-SHIMMED: list[str] = []
 CRASHES: list[str] = []
+"""Worker logs that ended in `BrokenProcessPool` (a forked pool process died)."""
 ORPHANS: list[int] = []
 """Processes a worker left running after it was killed or stopped."""
-"""Worker logs that ended in `BrokenProcessPool` (a forked pool process died)."""
 
 
 def run_cli(args: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,)) -> str:
-    command = [LEAKMESH, *args]
-    if SHIMMED and args[0] == "run":
-        command = [str(Path(LEAKMESH).with_name("python")), "-c", _RUN_CMD_SHIM, *args]
-    done = subprocess.run(command, env=env, capture_output=True, check=False)
-    if args[0] == "run" and not SHIMMED and _RUN_CMD_BUG in done.stderr.decode(errors="replace"):
-        SHIMMED.append(f"`leakmesh {' '.join(args[:2])}` fails with {_RUN_CMD_BUG}")
-        print(f"  note: {SHIMMED[0]}; using the CLI entry point with the name supplied")
-        return run_cli(args, env, ok=ok)
+    done = subprocess.run([LEAKMESH, *args], env=env, capture_output=True, check=False)
     if done.returncode not in ok:
         tail = done.stderr.decode(errors="replace").strip()[-800:]
         raise RuntimeError(f"leakmesh {' '.join(args[:3])} exited {done.returncode}: {tail}")
@@ -1029,11 +1012,6 @@ def main() -> int:
             f"left running by stopped or killed workers (then killed): {len(ORPHANS)}"
         )
     bullets += notes
-    bullets += [
-        f"{c} (src/leakmesh/cli/run_cmd.py imports it under TYPE_CHECKING only): the bench "
-        "ran the same CLI entry point with the name supplied"
-        for c in SHIMMED
-    ]
     failover_setup = (
         f"two workers (LEAKMESH_MAX_ITEMS={args.failover_max_items}, "
         + (f"LEAKMESH_JOBS={args.failover_jobs}" if args.failover_jobs else "LEAKMESH_JOBS unset")
