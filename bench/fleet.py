@@ -62,6 +62,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run as fsbench  # noqa: E402  the source snapshot
 
 from integration.etcd_server import EtcdServer, start_etcd, stop_etcd  # noqa: E402
 from integration.pg_server import PgServer, start_server, stop_server  # noqa: E402
@@ -115,6 +118,8 @@ class Servers:
     pg: PgServer
     etcd: EtcdServer
     work: Path
+    leakmesh_env: dict[str, str]
+    """Selects the byte-compiled source snapshot (bench/run.py), the same for every process."""
 
     @property
     def logs(self) -> Path:
@@ -128,17 +133,21 @@ class Servers:
 
     def env(self, dsn: str, namespace: str, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("LEAKMESH_")}
-        return base | {
-            "LEAKMESH_CACHE_DIR": str(self.work / "cache"),
-            "LEAKMESH_TENANT_SECRET_KEY": SECRET_KEY,
-            "LEAKMESH_TENANT_ID": TENANT,
-            "LEAKMESH_ETCD_ENDPOINTS": self.etcd.endpoint,
-            "LEAKMESH_ETCD_NAMESPACE": namespace,
-            "LEAKMESH_FINDINGS_DSN": dsn,
-            "LEAKMESH_LEDGER_DSN": dsn,
-            "LEAKMESH_GIT_KV_DSN": dsn,
-            **extra,
-        }
+        return (
+            base
+            | self.leakmesh_env
+            | {
+                "LEAKMESH_CACHE_DIR": str(self.work / "cache"),
+                "LEAKMESH_TENANT_SECRET_KEY": SECRET_KEY,
+                "LEAKMESH_TENANT_ID": TENANT,
+                "LEAKMESH_ETCD_ENDPOINTS": self.etcd.endpoint,
+                "LEAKMESH_ETCD_NAMESPACE": namespace,
+                "LEAKMESH_FINDINGS_DSN": dsn,
+                "LEAKMESH_LEDGER_DSN": dsn,
+                "LEAKMESH_GIT_KV_DSN": dsn,
+                **extra,
+            }
+        )
 
     async def coordinator(self, namespace: str) -> EtcdCoordinator:
         return await EtcdCoordinator.connect(
@@ -162,7 +171,8 @@ def servers(*, keep: bool = False) -> Iterator[Servers]:
                 await store.close()  # CREATE DATABASE … TEMPLATE needs it unused
 
             asyncio.run(migrate())
-            yield Servers(pg, etcd, work)
+            leakmesh_env, _ = fsbench.snapshot_leakmesh(work / "leakmesh-snapshot")
+            yield Servers(pg, etcd, work, leakmesh_env)
         finally:
             stop_etcd(etcd)
     finally:

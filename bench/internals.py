@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from leakmesh.engine.engine import Engine, EngineOptions  # noqa: E402
 from leakmesh.engine.rules import load_builtin_rules  # noqa: E402
-from leakmesh.engine.scanner import Engine, EngineOptions  # noqa: E402
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions  # noqa: E402
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs  # noqa: E402
 from leakmesh.sources.git import BlobReader  # noqa: E402

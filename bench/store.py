@@ -32,6 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run as fsbench  # noqa: E402  the source snapshot
 
 from leakmesh.runtime.local_store import UPSERT_CHUNK  # noqa: E402
 from leakmesh.store.factory import open_datastore  # noqa: E402
@@ -118,13 +121,19 @@ def rescan(repo: Path, dsn_factory: Callable[[], str], repeat: int) -> tuple[flo
     if not Path(leakmesh).exists():
         leakmesh = str(ROOT / ".venv" / "bin" / "leakmesh")
     cold_times, warm_times = [], []
-    report = Path(tempfile.mkdtemp(prefix="lm-report-")) / "report.json"
+    work = Path(tempfile.mkdtemp(prefix="lm-report-"))
+    report = work / "report.json"
+    snapshot_env, _ = fsbench.snapshot_leakmesh(work / "leakmesh-snapshot")
     for _ in range(repeat):
         dsn = dsn_factory()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEAKMESH_")} | {
-            "LEAKMESH_STORE": dsn,
-            "LEAKMESH_SCHEMA_POLICY": "dev-auto-migrate",
-        }
+        env = (
+            {k: v for k, v in os.environ.items() if not k.startswith("LEAKMESH_")}
+            | snapshot_env
+            | {
+                "LEAKMESH_STORE": dsn,
+                "LEAKMESH_SCHEMA_POLICY": "dev-auto-migrate",
+            }
+        )
         command = [
             leakmesh,
             "scan",

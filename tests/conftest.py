@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from leakmesh.engine.engine import Engine, EngineOptions
 from leakmesh.engine.rules import Ruleset, load_builtin_rules
-from leakmesh.engine.scanner import Engine, EngineOptions
 
 
 @pytest.fixture(scope="session")

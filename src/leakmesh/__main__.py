@@ -2,6 +2,6 @@ from __future__ import annotations
 
 import sys
 
-from leakmesh.cli.main import main
+from leakmesh.cli.entry import run
 
-sys.exit(main())
+sys.exit(run())

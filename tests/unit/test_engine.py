@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from leakmesh.engine.anchors import AnchorMode
+from leakmesh.engine.engine import Engine, EngineOptions
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY, fingerprint
 from leakmesh.engine.rules import Confidence, Ruleset, parse_rules_toml
-from leakmesh.engine.scanner import Engine, EngineOptions
 from leakmesh.engine.validators import VALIDATORS
 from support import github_token
 

@@ -13,7 +13,7 @@ import pytest
 
 from leakmesh.coordination.memory import InMemoryCoordinator
 from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
-from leakmesh.engine.scanner import Engine
+from leakmesh.engine.engine import Engine
 from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool

@@ -8,8 +8,8 @@ from importlib import resources
 import jsonschema
 
 from leakmesh.cli import formats, sarif
+from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import CommitInfo
-from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.stats import ScanResult, ScanStats
 from support import github_token
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from leakmesh.engine.scanner import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH
+from leakmesh.engine.engine import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH
 from leakmesh.worker.engine_settings import (
     ANCHOR_MODE,
     DECODE_DEPTH,

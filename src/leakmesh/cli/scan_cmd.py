@@ -27,9 +27,9 @@ from leakmesh.cli.common import (
 )
 from leakmesh.cli.logs import log_event
 from leakmesh.cli.progress import Progress
+from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.rules import Confidence
-from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.local_store import StoreTarget, scan_with_store
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs

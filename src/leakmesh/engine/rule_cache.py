@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +76,7 @@ _DERIVING_MODULES = ("rules.py", "anchors.py")
 
 def sources_key(files: Sequence[tuple[str, bytes]]) -> str:
     hasher = blake3.blake3(f"{_FORMAT}\0{__version__}".encode())
-    engine = resources.files("leakmesh.engine")
+    engine = Path(__file__).parent
     for module in _DERIVING_MODULES:
         hasher.update((engine / module).read_bytes())
     for name, data in files:
@@ -104,6 +102,8 @@ def cached_ruleset(
         "digest": ruleset.digest,
         "rules": [_encode(r) for r in ruleset.rules],
     }
+    import tempfile  # only on a miss: a hit is on every start-up path
+
     with contextlib.suppress(OSError):
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".rules-")

@@ -11,7 +11,6 @@ import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -311,10 +310,14 @@ def _check_unique(rules: Sequence[Rule]) -> None:
         seen.add(rule.id)
 
 
+BUILTIN_RULES_DIR = Path(__file__).with_name("rules")
+"""Installed as package data beside this module (importlib.resources would cost
+more start-up than the rest of rule loading; leakmesh never runs from a zip)."""
+
+
 def builtin_rule_files() -> list[tuple[str, bytes]]:
-    package = resources.files("leakmesh.engine") / "rules"
-    entries = sorted(package.iterdir(), key=lambda e: e.name)
-    return [(e.name, e.read_bytes()) for e in entries if e.name.endswith(".toml")]
+    entries = sorted(BUILTIN_RULES_DIR.glob("*.toml"), key=lambda e: e.name)
+    return [(e.name, e.read_bytes()) for e in entries]
 
 
 def parse_rule_files(files: Sequence[tuple[str, bytes]], *, source: str) -> Ruleset:

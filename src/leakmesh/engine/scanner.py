@@ -1,51 +1,26 @@
-"""The engine: bytes in, findings out.
+"""A `BufferScanner`: bytes in, findings out, on one thread at a time.
 
-`Engine` holds the compiled ruleset and options and is shared; each thread or
-process scans through its own `BufferScanner`, which owns a Hyperscan scratch.
+Get one from `Engine.scanner()`; each owns a Hyperscan scratch, the engine's
+compiled database is shared.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.confirm import RuleMatch, confirm, rule_applies_to_path
 from leakmesh.engine.decoders import encoded_runs
 from leakmesh.engine.finding import Finding, Location, Secret
-from leakmesh.engine.fingerprint import (
-    DEFAULT_TENANT_KEY,
-    TENANT_KEY_BYTES,
-    fingerprint,
-    policy_hash,
-    redacted_preview,
-)
-from leakmesh.engine.matcher import Matcher
-from leakmesh.engine.rules import Ruleset
+from leakmesh.engine.fingerprint import fingerprint, redacted_preview
 
-DEFAULT_DECODE_DEPTH = 2
-MAX_DECODE_DEPTH = 8
+if TYPE_CHECKING:
+    from leakmesh.engine.engine import Engine
+
 INLINE_ALLOW_MARKERS = (b"leakmesh:allow", b"gitleaks:allow")
 TRAILING_CONTEXT_BYTES = 256
 """Bytes after a window that `re` may look at, so lookaheads and boundaries at the
 end of a match see the real text rather than an artificial end of input."""
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
-    decode_depth: int = DEFAULT_DECODE_DEPTH
-    anchor_mode: AnchorMode = AnchorMode.DERIVED
-    tenant_key: bytes = field(default=DEFAULT_TENANT_KEY, repr=False)
-    cache_dir: Path | None = None
-    """Where the compiled Hyperscan database is cached; None compiles every time."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.decode_depth <= MAX_DECODE_DEPTH:
-            raise ValueError(f"decode depth must be 0..{MAX_DECODE_DEPTH}")
-        if len(self.tenant_key) != TENANT_KEY_BYTES:
-            raise ValueError(f"tenant key must be {TENANT_KEY_BYTES} bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,39 +29,6 @@ class _Hit:
     start: int
     end: int
     decoded: tuple[str, ...]
-
-
-class Engine:
-    def __init__(self, *, ruleset: Ruleset, options: EngineOptions) -> None:
-        self.ruleset = ruleset
-        self.options = options
-        self._matcher: Matcher | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def matcher(self) -> Matcher:
-        """The compiled database, loaded on first use: a scan with nothing new to
-        look at (an incremental rescan) never pays for it."""
-        if self._matcher is None:
-            with self._lock:
-                if self._matcher is None:
-                    self._matcher = Matcher(
-                        ruleset=self.ruleset,
-                        anchor_mode=self.options.anchor_mode,
-                        cache_dir=self.options.cache_dir,
-                    )
-        return self._matcher
-
-    def policy_options(self) -> dict[str, object]:
-        return {"decode_depth": self.options.decode_depth}
-
-    def policy_hash(self, extra: Mapping[str, object]) -> str:
-        """Hash of the ruleset and every option that changes what is found; `extra`
-        carries the source options (binary, archives)."""
-        return policy_hash(self.ruleset.content_hash(), {**self.policy_options(), **extra})
-
-    def scanner(self) -> BufferScanner:
-        return BufferScanner(self)
 
 
 class BufferScanner:

@@ -30,7 +30,7 @@ from leakmesh.coordination.models import (
 )
 from leakmesh.coordination.protocols import Coordinator, CoordinatorSession
 from leakmesh.coordination.shards import run_complete
-from leakmesh.engine.scanner import Engine
+from leakmesh.engine.engine import Engine
 from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
 from leakmesh.runtime.pool import ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions

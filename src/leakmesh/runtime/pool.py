@@ -12,14 +12,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import blake3
 
+from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import Finding
-from leakmesh.engine.scanner import BufferScanner, Engine
 from leakmesh.sources.items import Item, Skipped
 from leakmesh.store.models import LedgerStatus
+
+if TYPE_CHECKING:
+    from leakmesh.engine.scanner import BufferScanner
 
 B = TypeVar("B")
 

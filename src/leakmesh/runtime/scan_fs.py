@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import Finding
-from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.pool import (
     BatchResult,
     PoolOptions,

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import CommitInfo, Finding
-from leakmesh.engine.scanner import Engine
 from leakmesh.runtime.pool import (
     BatchResult,
     PoolOptions,

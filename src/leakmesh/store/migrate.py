@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from importlib import resources
+from pathlib import Path
 
 import blake3
 
@@ -45,7 +45,7 @@ class AppliedMigration:
 
 def embedded_migrations(dialect: str) -> list[Migration]:
     """``migrations/<dialect>/NNNN_name.sql``, in version order."""
-    folder = resources.files("leakmesh.store") / "migrations" / dialect
+    folder = Path(__file__).with_name("migrations") / dialect  # package data, as in queries.py
     found = []
     for entry in folder.iterdir():
         if not entry.name.endswith(".sql"):

@@ -22,7 +22,7 @@ from leakmesh.coordination.errors import CoordinationError, UnknownRun
 from leakmesh.coordination.etcd import EtcdCoordinator
 from leakmesh.coordination.models import ShardLease
 from leakmesh.coordination.models import SourceKind as RunSource
-from leakmesh.engine.scanner import Engine
+from leakmesh.engine.engine import Engine
 from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs

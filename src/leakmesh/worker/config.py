@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from leakmesh.engine.scanner import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH
+from leakmesh.engine.engine import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH
 from leakmesh.sources.filesystem import DEFAULT_MAX_FILE_BYTES, IGNORE_FILE_NAME
 from leakmesh.store.dsn import parse_dsn, redact
 from leakmesh.store.errors import StoreError

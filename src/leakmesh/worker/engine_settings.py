@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from leakmesh.engine.anchors import AnchorMode
+from leakmesh.engine.engine import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH, Engine, EngineOptions
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY, TENANT_KEY_BYTES
 from leakmesh.engine.rules import Ruleset, load_builtin_rules, load_rules_file
-from leakmesh.engine.scanner import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH, Engine, EngineOptions
 from leakmesh.worker.settings import Option, choice, hex_key, int_in_range
 
 
