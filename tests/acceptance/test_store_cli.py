@@ -77,6 +77,11 @@ def test_git_rescan_walks_only_new_commits(tmp_path: Path, env: dict[str, str]) 
     third = scan(env, "git", str(repo))
     assert third["stats"]["commits_walked"] == 1 and third["stats"]["blobs_scanned"] == 1
     assert [f["path"] for f in third["findings"]] == ["b.env"]
+    # New refs at commits an earlier scan covered bring nothing new to scan.
+    git("tag", "v1")
+    git("branch", "older", "HEAD~1")
+    fourth = scan(env, "git", str(repo))
+    assert fourth["stats"]["commits_walked"] == 0 and fourth["stats"]["items_scanned"] == 0
 
 
 def test_no_raw_secret_in_the_datastore(tmp_path: Path, env: dict[str, str]) -> None:

@@ -33,7 +33,7 @@ from leakmesh.engine.rules import Confidence
 from leakmesh.runtime.local_store import StoreTarget, scan_with_store
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
-from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_staged
+from leakmesh.runtime.scan_git import GitScanOptions, nothing_new, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.suppression import Baseline, BaselineError, load_baseline
 from leakmesh.sources.filesystem import IGNORE_FILE_NAME, FsSourceOptions
@@ -320,12 +320,15 @@ def execute_scan(
 
                 def scan(already_done: AlreadyDone | None) -> ScanResult:
                     history = settings.history
-                    if already_done is not None and tips is not None:
-                        history = replace(history, exclude=tuple(scanned_tips.values()))
                     # History scans run on threads: git decompresses in its own
                     # processes and Hyperscan releases the GIL (see BENCHMARKS.md).
                     pool = replace(settings.pool, executor=ExecutorKind.THREAD)
                     options = GitScanOptions(pool=pool, history=history, content=settings.content)
+                    if already_done is not None and tips is not None:
+                        covered = set(scanned_tips.values())
+                        if covered.issuperset(tips.values()):
+                            return nothing_new(engine=engine, options=options)
+                        options = replace(options, history=replace(history, exclude=tuple(covered)))
                     run = scan_staged if settings.staged else scan_git
                     return run(
                         repo,

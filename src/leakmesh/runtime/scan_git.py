@@ -254,6 +254,15 @@ def scan_git(
     return _finish(collector, engine=engine, options=options, on_findings=on_findings)
 
 
+def nothing_new(*, engine: Engine, options: GitScanOptions) -> ScanResult:
+    """The result of a history scan when an earlier scan covered every ref tip:
+    nothing new is reachable, so no git walk and no worker is started."""
+    collector = Collector(on_findings=None, on_progress=None)
+    collector.stats.commits_walked = 0
+    collector.stats.blobs_scanned = 0
+    return collector.result(engine.policy_hash(options.content.policy_options()))
+
+
 def scan_staged(
     repo: Repository,
     *,
