@@ -31,7 +31,7 @@ from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import Finding
 from leakmesh.engine.rules import Confidence
 from leakmesh.runtime.local_store import StoreTarget, scan_with_store
-from leakmesh.runtime.pool import ExecutorKind, PoolOptions
+from leakmesh.runtime.pool import PoolOptions
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, nothing_new, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
@@ -320,10 +320,9 @@ def execute_scan(
 
                 def scan(already_done: AlreadyDone | None) -> ScanResult:
                     history = settings.history
-                    # History scans run on threads: git decompresses in its own
-                    # processes and Hyperscan releases the GIL (see BENCHMARKS.md).
-                    pool = replace(settings.pool, executor=ExecutorKind.THREAD)
-                    options = GitScanOptions(pool=pool, history=history, content=settings.content)
+                    options = GitScanOptions(
+                        pool=settings.pool, history=history, content=settings.content
+                    )
                     if already_done is not None and tips is not None:
                         covered = set(scanned_tips.values())
                         if covered.issuperset(tips.values()):

@@ -63,6 +63,21 @@ class Engine:
                     )
         return self._matcher
 
+    def prepare_for_fork(self) -> None:
+        """Before forking scanning processes: with a disk cache, make sure the
+        database is in it and leave loading to each process (the parent, which
+        does not scan, then holds no copy); without one, load it here so the
+        processes inherit it instead of each compiling it."""
+        cache_dir = self.options.cache_dir
+        if cache_dir is None or self._matcher is not None:
+            self.matcher  # noqa: B018
+            return
+        from leakmesh.engine.matcher import Matcher
+
+        Matcher.ensure_cached(
+            ruleset=self.ruleset, anchor_mode=self.options.anchor_mode, cache_dir=cache_dir
+        )
+
     def policy_options(self) -> dict[str, object]:
         return {"decode_depth": self.options.decode_depth}
 

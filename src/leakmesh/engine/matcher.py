@@ -51,16 +51,15 @@ class Matcher:
         self.rule_anchors = tuple(rule_anchors(rule, anchor_mode) for rule in ruleset.rules)
         self.whole_buffer = tuple(rule.max_width > WHOLE_BUFFER_WIDTH for rule in ruleset.rules)
         self._trigger_names = tuple(d.name for d in DECODERS)
-        self.cache_key = self._cache_key()
+        self.cache_key = database_key(ruleset)
         self.database = self._load_or_compile(cache_dir)
 
-    def _cache_key(self) -> str:
-        hasher = blake3.blake3(_FORMAT_VERSION)
-        hasher.update(_HYPERSCAN_VERSION.encode())
-        hasher.update(self.ruleset.content_hash().encode())
-        for decoder in DECODERS:
-            hasher.update(b"\x01" + decoder.trigger)
-        return hasher.hexdigest()[:32]
+    @classmethod
+    def ensure_cached(cls, *, ruleset: Ruleset, anchor_mode: AnchorMode, cache_dir: Path) -> None:
+        """Compile the database into `cache_dir` unless it is there already, without
+        keeping it: for a process whose forked workers each load their own."""
+        if not (cache_dir / f"hsdb-{database_key(ruleset)}.bin").is_file():
+            cls(ruleset=ruleset, anchor_mode=anchor_mode, cache_dir=cache_dir)
 
     def _expressions(self) -> tuple[list[bytes], list[int], list[int]]:
         expressions: list[bytes] = []
@@ -91,7 +90,7 @@ class Matcher:
     def _load_or_compile(self, cache_dir: Path | None) -> hyperscan.Database:
         if cache_dir is None:
             return self._compile()
-        path = cache_dir / f"hsdb-{self.cache_key}.bin"
+        path = cache_dir / f"hsdb-{self.cache_key}.bin"  # as in ensure_cached
         with contextlib.suppress(OSError, hyperscan.error):
             return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
         database = self._compile()
@@ -130,6 +129,16 @@ class Matcher:
         if self.whole_buffer[rule_index]:
             return [(0, size)]
         return windows(ends, self.ruleset.rules[rule_index].max_width, size)
+
+
+def database_key(ruleset: Ruleset) -> str:
+    """Names the compiled database of `ruleset` in the disk cache."""
+    hasher = blake3.blake3(_FORMAT_VERSION)
+    hasher.update(_HYPERSCAN_VERSION.encode())
+    hasher.update(ruleset.content_hash().encode())
+    for decoder in DECODERS:
+        hasher.update(b"\x01" + decoder.trigger)
+    return hasher.hexdigest()[:32]
 
 
 WIDEN_REPEATS_ABOVE = 64

@@ -160,8 +160,7 @@ class ScanPool:
             install_engine(self.engine)
             self._executor = _executor(self.options)
             if self.options.executor is ExecutorKind.PROCESS:
-                # Loaded before the fork: the workers inherit it.
-                self.engine.matcher  # noqa: B018
+                self.engine.prepare_for_fork()
                 self._executor.submit(_started).result()
         return self
 

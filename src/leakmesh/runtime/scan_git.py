@@ -110,21 +110,21 @@ class HistoryBatches:
         self.commits = 0
         self.blobs = 0
         self.copies: dict[str, list[CommitInfo]] = {}
-        self.ordinal: dict[tuple[str, str, str], int] = {}
-        """(blob, commit, path) → position in the walk: which introduction came first."""
+        self.commit_order: dict[str, int] = {}
+        """Commit → its position in the walk: which introduction came first (a path
+        holds one blob per commit, so the commit orders introductions at a path)."""
 
     def __iter__(self) -> Iterator[list[BlobRef]]:
         batch: list[BlobRef] = []
         for event in self._walk:
             if isinstance(event, CommitSeen):
+                self.commit_order[event.commit] = self.commits
                 self.commits += 1
                 continue
             if isinstance(event, BlobCopy):
                 if self._keep(event.blob_id) and not self._ignored(event.commit.path):
                     self.copies.setdefault(event.blob_id, []).append(event.commit)
-                    self._number(event.blob_id, event.commit)
                 continue
-            self._number(event.blob_id, event.commit)
             if not self._keep(event.blob_id) or self._ignored(event.path):
                 continue
             batch.append(event)
@@ -133,9 +133,6 @@ class HistoryBatches:
                 batch = []
         if batch:
             yield from self._ready(batch)
-
-    def _number(self, blob_id: str, commit: CommitInfo) -> None:
-        self.ordinal[(blob_id, commit.commit, commit.path)] = len(self.ordinal)
 
     def _ready(self, batch: list[BlobRef]) -> Iterator[list[BlobRef]]:
         if self._already_done is not None:
@@ -193,16 +190,14 @@ def copied_findings(findings: list[Finding], copies: dict[str, list[CommitInfo]]
     return extra
 
 
-def earliest_introductions(
-    findings: list[Finding], ordinal: dict[tuple[str, str, str], int]
-) -> list[Finding]:
+def earliest_introductions(findings: list[Finding], commit_order: dict[str, int]) -> list[Finding]:
     """A secret stays in a file across later versions of it: report it where it was
     introduced (the earliest blob at that path holding it), not once per version."""
 
     def position(finding: Finding) -> int:
         commit = finding.location.commit
         assert commit is not None
-        return ordinal.get((finding.location.object_id or "", commit.commit, commit.path), 0)
+        return commit_order.get(commit.commit, 0)
 
     first: dict[tuple[str, str, str], int] = {}
     for finding in findings:
@@ -248,7 +243,9 @@ def scan_git(
     )
     _run(repo, batches, engine=engine, options=options, collector=collector)
     copied = copied_findings(collector.findings, batches.copies)
-    collector.findings = earliest_introductions([*collector.findings, *copied], batches.ordinal)
+    collector.findings = earliest_introductions(
+        [*collector.findings, *copied], batches.commit_order
+    )
     collector.stats.commits_walked = batches.commits
     collector.stats.blobs_scanned = batches.blobs
     return _finish(collector, engine=engine, options=options, on_findings=on_findings)

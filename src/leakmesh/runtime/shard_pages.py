@@ -166,13 +166,13 @@ class _Reports:
     """Which secrets a git shard already reported at which path, across its pages
     (only the earliest introduction counts), and what it found (for copies)."""
 
-    ordinal: dict[tuple[str, str, str], int]
+    commit_order: dict[str, int]
     reported: set[tuple[str, str, str]] = field(default_factory=set)
     found: list[Finding] = field(default_factory=list)
 
     def first(self, findings: list[Finding]) -> list[Finding]:
         fresh = []
-        for finding in earliest_introductions(findings, self.ordinal):
+        for finding in earliest_introductions(findings, self.commit_order):
             key = (finding.rule_id, finding.fingerprint, finding.location.path)
             if key not in self.reported:
                 self.reported.add(key)
@@ -206,7 +206,7 @@ def scan_git_shard(
         [],
         keep=spec.contains,
     )
-    reports = _Reports(history.ordinal)
+    reports = _Reports(history.commit_order)
 
     def deliver(page: Page) -> None:
         found = page.result.findings = reports.first(page.result.findings)
