@@ -101,7 +101,7 @@ def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
                     plan=plan(engine, worker_id=w),
                     stop=asyncio.Event(),
                     log=log,  # type: ignore[arg-type]
-                    fs_pool=pools[w] if shared_pool else None,
+                    scan_pool=pools[w] if shared_pool else None,
                 )
                 for w in (1, 2)
             )
@@ -155,8 +155,9 @@ def test_a_worker_that_lost_its_lease_writes_nothing_more(engine: Engine, tmp_pa
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("shared_pool", [False, True], ids=["inline", "forked-once"])
 def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, shared_pool: bool
 ) -> None:
     repo_dir = tmp_path / "repo"
     repo_dir.mkdir()
@@ -185,6 +186,13 @@ def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
     local = scan_git(repository, engine=engine, options=GitScanOptions(pool=PoolOptions(jobs=1)))
     shards = plan_git([str(repo_dir)], options=PlanOptions(blob_ranges=3))
     assert len(shards) == 3
+    # As the worker command does: one process pool per worker, forked first,
+    # scanning every shard (each process keeps its own git reader).
+    options = PoolOptions(jobs=2, executor=ExecutorKind.PROCESS)
+    pools = {w: ScanPool(engine=engine, options=options) for w in (1, 2)}
+    if shared_pool:
+        for pool in pools.values():
+            pool.start()
 
     async def scenario() -> None:
         coordinator = InMemoryCoordinator()
@@ -204,6 +212,7 @@ def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
                     plan=plan(engine, worker_id=w, mirror_root=tmp_path / f"mirrors{w}"),
                     stop=asyncio.Event(),
                     log=log,  # type: ignore[arg-type]
+                    scan_pool=pools[w] if shared_pool else None,
                 )
                 for w in (1, 2)
             )
@@ -212,4 +221,8 @@ def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
         assert await fingerprints(store) == {f.fingerprint for f in local.findings}
         assert len(local.findings) == 12
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        for pool in pools.values():
+            pool.close()

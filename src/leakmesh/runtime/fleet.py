@@ -131,10 +131,10 @@ class Worker:
         stop: asyncio.Event,
         log: EventLog,
         on_commit: PageCommitted | None = None,
-        fs_pool: ScanPool,
+        scan_pool: ScanPool,
     ) -> None:
         self._on_commit = on_commit
-        self._fs_pool = fs_pool
+        self._scan_pool = scan_pool
         self._coordinator = coordinator
         self._stores = stores
         self._engine = engine
@@ -305,13 +305,13 @@ class _ShardRun:
     def _scan(
         self, already_done: Callable[[list[str]], set[str]], frontier: dict[str, str]
     ) -> None:
-        plan, spec, engine = self.plan, self.lease.spec, self.worker._engine
+        plan, spec = self.plan, self.lease.spec
         if self.run_spec.source is SourceKind.FS:
             scan_fs_shard(
                 plan.fs_root or Path(spec.location),
                 spec,
                 cursor=self.lease.cursor,
-                pool=self.worker._fs_pool,
+                pool=self.worker._scan_pool,
                 options=plan.fs,
                 budget=plan.budget,
                 already_done=already_done,
@@ -327,18 +327,16 @@ class _ShardRun:
         history = replace(
             plan.git.history, exclude=tuple(existing_commits(repo, frontier.values()))
         )
-        options = replace(plan.git, history=history)
-        with ScanPool(engine=engine, options=plan.git.pool) as pool:
-            scan_git_shard(
-                repo,
-                spec,
-                pool=pool,
-                options=options,
-                budget=plan.budget,
-                already_done=already_done,
-                emit=self.pages.put,
-                halt=self.halt,
-            )
+        scan_git_shard(
+            repo,
+            spec,
+            pool=self.worker._scan_pool,
+            options=replace(plan.git, history=history),
+            budget=plan.budget,
+            already_done=already_done,
+            emit=self.pages.put,
+            halt=self.halt,
+        )
 
     async def _halt_when_lost_or_stopped(self) -> None:
         lost = asyncio.create_task(self.session.lost.wait())
@@ -448,14 +446,14 @@ async def run_worker(
     stop: asyncio.Event,
     log: EventLog,
     on_commit: PageCommitted | None = None,
-    fs_pool: ScanPool | None = None,
+    scan_pool: ScanPool | None = None,
 ) -> WorkerReport:
     """Work on the run's shards until none is left (or `stop`); logs the run report.
-    Filesystem shards scan on `fs_pool` when given (the caller started it before
-    any connection was opened), else on one made here for all of them."""
+    Shards scan on `scan_pool` when given (the caller started it before any
+    connection was opened), else on one made here for all of them."""
     with contextlib.ExitStack() as owned:
-        if fs_pool is None:
-            fs_pool = owned.enter_context(ScanPool(engine=engine, options=plan.fs.pool))
+        if scan_pool is None:
+            scan_pool = owned.enter_context(ScanPool(engine=engine, options=plan.fs.pool))
         worker = Worker(
             coordinator=coordinator,
             stores=stores,
@@ -464,7 +462,7 @@ async def run_worker(
             stop=stop,
             log=log,
             on_commit=on_commit,
-            fs_pool=fs_pool,
+            scan_pool=scan_pool,
         )
         report = await worker.run()
     log(

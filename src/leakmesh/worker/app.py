@@ -54,13 +54,12 @@ def run_worker_command(config: WorkerConfig, *, environ: Mapping[str, str]) -> i
     if config.mode is WorkerMode.DIRECT:
         return _direct(config, engine, log)
     # Forked now, before any connection: forking while gRPC's threads run can
-    # crash the children (seen as BrokenProcessPool). Git shards use threads.
-    fs_pool = ScanPool(engine=engine, options=PoolOptions(config.jobs, ExecutorKind.PROCESS))
-    if config.source is not SourceKind.GIT:
-        fs_pool.start()
+    # crash the children (seen as BrokenProcessPool). Every shard scans on it.
+    scan_pool = ScanPool(engine=engine, options=PoolOptions(config.jobs, ExecutorKind.PROCESS))
+    scan_pool.start()
     try:
-        with fs_pool:
-            return asyncio.run(_connector(config, engine, log, fs_pool))
+        with scan_pool:
+            return asyncio.run(_connector(config, engine, log, scan_pool))
     except NotReady as exc:
         log("worker.not_ready", error=str(exc), level="error")
         print(f"leakmesh: not ready: {exc}", flush=True, file=sys.stderr)
@@ -85,10 +84,7 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
             repo = open_repository(root)
         except GitError as exc:
             raise ConfigError(str(exc)) from None
-        options = GitScanOptions(
-            pool=PoolOptions(config.jobs, ExecutorKind.THREAD), content=content
-        )
-        result = scan_git(repo, engine=engine, options=options)
+        result = scan_git(repo, engine=engine, options=GitScanOptions(pool=pool, content=content))
     else:
         result = scan_fs(root, engine=engine, options=LocalScanOptions(pool=pool, source=content))
     log(
@@ -128,7 +124,9 @@ async def _open_store(dsn: str, config: WorkerConfig, what: str) -> PostgresData
         raise NotReady(f"{what}: {exc}") from None
 
 
-async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog, fs_pool: ScanPool) -> int:
+async def _connector(
+    config: WorkerConfig, engine: Engine, log: JsonLog, scan_pool: ScanPool
+) -> int:
     assert config.etcd_namespace is not None and config.findings_dsn is not None
     assert config.ledger_dsn is not None and config.run_id is not None
     assert config.worker_id is not None and config.policy_hash is not None
@@ -158,7 +156,6 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog, fs_pool
             )
         frontier = ledger
         if run.source is RunSource.GIT:
-            fs_pool.close()
             config.require_git_settings()
             assert config.git_kv_dsn is not None
             if config.git_kv_dsn not in (config.findings_dsn, config.ledger_dsn):
@@ -181,8 +178,8 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog, fs_pool
             poll_interval_s=config.poll_interval_s,
             exit_when_done=config.exit_when_done,
             budget=PageBudget(config.max_items, config.max_bytes, config.commit_queue_capacity),
-            fs=LocalScanOptions(pool=fs_pool.options, source=content),
-            git=GitScanOptions(pool=PoolOptions(config.jobs, ExecutorKind.THREAD), content=content),
+            fs=LocalScanOptions(pool=scan_pool.options, source=content),
+            git=GitScanOptions(pool=scan_pool.options, content=content),
             mirror_root=config.mirror_root,
             fs_root=config.path,
         )
@@ -203,7 +200,7 @@ async def _connector(config: WorkerConfig, engine: Engine, log: JsonLog, fs_pool
                 stop=stop,
                 log=log,
                 on_commit=partial(_record_page, telemetry),
-                fs_pool=fs_pool,
+                scan_pool=scan_pool,
             )
             telemetry.record(
                 SummaryEvent(
