@@ -13,16 +13,15 @@ from leakmesh.cli import worker_cmd
 from leakmesh.cli.main import build_parser
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY
 from leakmesh.store.migrate import MigrationPolicy
-from leakmesh.worker.config import (
+from leakmesh.worker.config import WorkerConfig, resolve_worker_config
+from leakmesh.worker.options import (
     DEFAULT_MAX_BYTES,
     WORKER_OPTIONS,
     Backend,
     SourceKind,
-    WorkerConfig,
     WorkerMode,
-    parse_endpoints,
-    resolve_worker_config,
 )
+from leakmesh.worker.parsers import parse_endpoints
 from leakmesh.worker.settings import ConfigError, byte_size
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -25,7 +25,9 @@ from leakmesh.runtime.planning import PlanOptions
 from leakmesh.sources.mirrors import without_credentials
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import now
-from leakmesh.worker.config import (
+from leakmesh.worker.config import resolve_content
+from leakmesh.worker.engine_settings import ENGINE_OPTIONS, build_engine, resolve_engine_flags
+from leakmesh.worker.options import (
     ENGINE_GROUP,
     ETCD_ENDPOINTS,
     ETCD_NAMESPACE,
@@ -33,9 +35,7 @@ from leakmesh.worker.config import (
     TENANT_ID,
     WORKER_OPTIONS,
     WorkerOption,
-    resolve_content,
 )
-from leakmesh.worker.engine_settings import ENGINE_OPTIONS, build_engine, resolve_engine_flags
 from leakmesh.worker.scan_options import SCHEMA_POLICY
 from leakmesh.worker.settings import ConfigError, int_in_range
 

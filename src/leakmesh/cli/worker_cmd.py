@@ -10,11 +10,8 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 
-from leakmesh.worker.config import (
-    WORKER_OPTIONS,
-    WorkerOption,
-    resolve_worker_config,
-)
+from leakmesh.worker.config import resolve_worker_config
+from leakmesh.worker.options import WORKER_OPTIONS, WorkerOption
 
 
 def add_parser(

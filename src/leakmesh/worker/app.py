@@ -31,9 +31,10 @@ from leakmesh.runtime.shard_pages import Page, PageBudget
 from leakmesh.sources.git import GitError, open_repository
 from leakmesh.store.errors import StoreError
 from leakmesh.store.postgres import PostgresDatastore
-from leakmesh.worker.config import Backend, SourceKind, WorkerConfig, WorkerMode
+from leakmesh.worker.config import WorkerConfig
 from leakmesh.worker.engine_settings import build_engine
 from leakmesh.worker.logs import JsonLog
+from leakmesh.worker.options import Backend, SourceKind, WorkerMode
 from leakmesh.worker.settings import ConfigError
 from leakmesh.worker.telemetry import LogSink, TelemetryRecorder
 from leakmesh.worker.telemetry_fields import FindingEvent, ProgressEvent, SummaryEvent
