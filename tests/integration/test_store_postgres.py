@@ -15,7 +15,7 @@ from contract.store_contract import TENANT, StoreContract, StoreFactory, occurre
 from integration.pg_server import free_port
 from leakmesh.store import postgres
 from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
-from leakmesh.store.migrate import MIGRATIONS_TABLE, MigrationPolicy
+from leakmesh.store.migrate import MIGRATIONS_TABLE, MigrationPolicy, embedded_migrations
 from leakmesh.store.models import FindingQuery, LedgerStatus, ObservationContext
 from leakmesh.store.postgres import (
     PostgresDatastore,
@@ -68,7 +68,46 @@ def test_auto_migrate_is_idempotent_and_validate_then_passes(pg_empty_dsn: str) 
         await validated.close()
 
     asyncio.run(scenario())
-    assert [version for version, _ in migration_rows(pg_empty_dsn)] == [1, 2]
+    embedded = [m.version for m in embedded_migrations("postgresql")]
+    assert [version for version, _ in migration_rows(pg_empty_dsn)] == embedded
+
+
+def test_ledger_scopes_migration_keeps_every_ledger_row(pg_empty_dsn: str) -> None:
+    """0003 moves the done-ledger to scope numbers: rows written before it are
+    still found, under the same tenant and policy, afterwards."""
+    first, second, scopes, *_ = embedded_migrations("postgresql")
+    assert scopes.name == "ledger_scopes"
+    rows = [
+        (TENANT, "p1", "blob-a", 2),
+        (TENANT, "p1", "blob,b", 3),
+        (TENANT, "p2", "blob-a", 1),
+        ("other-tenant", "p1", "blob-a", 2),
+    ]
+    with psycopg.connect(pg_empty_dsn, autocommit=True) as db:
+        db.execute(first.sql)
+        db.execute(second.sql)
+        with db.cursor() as cursor:
+            cursor.executemany("INSERT INTO done_ledger VALUES (%s, %s, %s, %s, now())", rows)
+        db.execute(scopes.sql)
+
+    async def scenario() -> None:
+        store = await PostgresDatastore.connect(pg_empty_dsn)
+        try:
+            assert await store.lookup(TENANT, "p1", ["blob-a", "blob,b", "x"]) == {
+                "blob-a": LedgerStatus(2),
+                "blob,b": LedgerStatus(3),
+            }
+            assert await store.lookup(TENANT, "p2", ["blob-a"]) == {"blob-a": LedgerStatus(1)}
+            assert await store.lookup("other-tenant", "p1", ["blob-a"]) == {
+                "blob-a": LedgerStatus(2)
+            }
+            assert await store.lookup("other-tenant", "p2", ["blob-a"]) == {}
+            await store.mark(TENANT, "p3", {"blob-c": LedgerStatus(2)})
+            assert await store.lookup(TENANT, "p3", ["blob-c"]) == {"blob-c": LedgerStatus(2)}
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("change", ["changed", "truncated"])
@@ -94,8 +133,9 @@ def test_concurrent_migrations_apply_each_version_once(pg_empty_dsn: str) -> Non
 
     results = asyncio.run(scenario())
     # Each version applied by exactly one of the migrators.
-    assert sorted(v for applied in results for v in applied) == [1, 2]
-    assert [version for version, _ in migration_rows(pg_empty_dsn)] == [1, 2]
+    embedded = [m.version for m in embedded_migrations("postgresql")]
+    assert sorted(v for applied in results for v in applied) == embedded
+    assert [version for version, _ in migration_rows(pg_empty_dsn)] == embedded
 
     async def validate() -> None:
         store = await PostgresDatastore.open(pg_empty_dsn)

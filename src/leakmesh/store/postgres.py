@@ -123,6 +123,7 @@ class PostgresDatastore:
         self._dsn = dsn
         self._where = f"PostgreSQL datastore {redact(dsn)}"
         self._password = _password(dsn)
+        self._scopes: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
         return f"PostgresDatastore({redact(self._dsn)!r})"
@@ -354,10 +355,12 @@ class PostgresDatastore:
             return
         # Sorted: one lock order for concurrent writers.
         batch = json.dumps({oid: int(statuses[oid]) for oid in sorted(statuses)})
+        scope = await self._ledger_scope(tenant, policy_hash, create=bool(statuses))
 
         async def work(cursor: Cursor) -> None:
             await _hold(cursor, fence)
-            await cursor.execute(Q["mark_ledger"], (tenant, policy_hash, batch))
+            if scope is not None:
+                await cursor.execute(Q["mark_ledger"], (scope, batch))
 
         await self._write(work)
 
@@ -366,11 +369,34 @@ class PostgresDatastore:
     ) -> dict[str, LedgerStatus]:
         if not object_ids:
             return {}
-        ids = json.dumps(list(object_ids))
+        scope = await self._ledger_scope(tenant, policy_hash, create=False)
+        if scope is None:
+            return {}
         rows = await self._read(
-            Q["lookup_ledger"], {"ids": ids, "tenant": tenant, "policy_hash": policy_hash}
+            Q["lookup_ledger"], {"ids": json.dumps(list(object_ids)), "scope": scope}
         )
         return {str(oid): LedgerStatus(status) for oid, status in rows}
+
+    async def _ledger_scope(self, tenant: str, policy_hash: str, *, create: bool) -> int | None:
+        """The ledger's number for (tenant, policy): made on first use, then kept
+        (scopes are never renumbered or deleted)."""
+        key = (tenant, policy_hash)
+        scope = self._scopes.get(key)
+        if scope is not None:
+            return scope
+        if create:
+
+            async def work(cursor: Cursor) -> int:
+                await cursor.execute(Q["ensure_ledger_scope"], key)
+                return await _scalar(cursor)
+
+            scope = await self._write(work)
+        else:
+            rows = await self._read(Q["ledger_scope"], key)
+            scope = int(rows[0][0]) if rows else None
+        if scope is not None:
+            self._scopes[key] = scope
+        return scope
 
     # -- git frontier -----------------------------------------------------------------
 

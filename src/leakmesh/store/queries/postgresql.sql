@@ -172,15 +172,24 @@ INSERT INTO triage_events (tenant, fingerprint, status, note, at) VALUES (%s, %s
 SELECT tenant, fingerprint, status, note, at FROM triage_events
 WHERE tenant = %s AND fingerprint = %s ORDER BY id
 
+-- name: ledger_scope
+SELECT scope FROM ledger_scopes WHERE tenant = %s AND policy_hash = %s
+
+-- name: ensure_ledger_scope
+-- The no-op update makes RETURNING give the scope whether or not it was new.
+INSERT INTO ledger_scopes (tenant, policy_hash) VALUES (%s, %s)
+ON CONFLICT (tenant, policy_hash) DO UPDATE SET tenant = excluded.tenant
+RETURNING scope
+
 -- name: mark_ledger
 -- The batch is one JSON object {object_id: status}: psycopg sends a string as it
 -- is, where it would dump a list element by element in Python (most of a fleet
 -- worker's commit time). json, not jsonb, keeps the caller's order: the lock
 -- order of concurrent writers. The status only moves upward.
-INSERT INTO done_ledger (tenant, policy_hash, object_id, status, updated_at)
-SELECT %s::text, %s::text, u.key, u.value::smallint, now()
+INSERT INTO done_ledger (scope, object_id, status, updated_at)
+SELECT %s::integer, u.key, u.value::smallint, now()
 FROM json_each_text(%s::json) AS u
-ON CONFLICT (tenant, policy_hash, object_id) DO UPDATE
+ON CONFLICT (scope, object_id) DO UPDATE
 SET status = excluded.status, updated_at = excluded.updated_at
 WHERE excluded.status > done_ledger.status
 
@@ -190,8 +199,7 @@ WHERE excluded.status > done_ledger.status
 -- is planned before the array is known and can compare every row with every id.
 SELECT l.object_id, l.status
 FROM json_array_elements_text(%(ids)s::json) AS u (object_id)
-JOIN done_ledger AS l
-  ON l.tenant = %(tenant)s AND l.policy_hash = %(policy_hash)s AND l.object_id = u.object_id
+JOIN done_ledger AS l ON l.scope = %(scope)s AND l.object_id = u.object_id
 
 -- name: frontier_tips
 SELECT ref, tip FROM git_frontier WHERE tenant = %s AND repo = %s
@@ -256,11 +264,18 @@ SELECT id, tenant, fingerprint, status, note, at FROM triage_events ORDER BY id
 INSERT INTO triage_events (id, tenant, fingerprint, status, note, at) VALUES (%s, %s, %s, %s, %s, %s::timestamptz)
 
 -- name: export_done_ledger
-SELECT tenant, policy_hash, object_id, status, updated_at FROM done_ledger
-ORDER BY tenant, policy_hash, object_id
+SELECT s.tenant, s.policy_hash, l.object_id, l.status, l.updated_at
+FROM done_ledger AS l JOIN ledger_scopes AS s ON s.scope = l.scope
+ORDER BY s.tenant, s.policy_hash, l.object_id
 
 -- name: import_done_ledger
-INSERT INTO done_ledger (tenant, policy_hash, object_id, status, updated_at) VALUES (%s, %s, %s, %s, %s::timestamptz)
+WITH scope AS (
+    INSERT INTO ledger_scopes (tenant, policy_hash) VALUES (%s, %s)
+    ON CONFLICT (tenant, policy_hash) DO UPDATE SET tenant = excluded.tenant
+    RETURNING scope
+)
+INSERT INTO done_ledger (scope, object_id, status, updated_at)
+SELECT scope, %s, %s, %s::timestamptz FROM scope
 
 -- name: export_git_frontier
 SELECT tenant, repo, ref, tip, updated_at FROM git_frontier ORDER BY tenant, repo, ref
