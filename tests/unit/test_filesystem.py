@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, read_entry, walk
 from leakmesh.sources.items import Item, Skipped, SkipReason
@@ -153,3 +157,23 @@ def test_descend_prunes_directories(tmp_path: Path) -> None:
     ]
     assert found == ["a/x.txt", "b/z.txt", "top.txt"]
     assert seen == ["a", "b", "b/c"]
+
+
+NAMES = st.sampled_from(["a", "a.txt", "a-b", "ab", "a b", "B", "_", "a.", "\u00e4", "a0", "~"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(NAMES, min_size=1, max_size=3), min_size=1, max_size=12))
+def test_the_walk_yields_keys_in_string_order(paths: list[list[str]]) -> None:
+    """Fleet shards page the walk as it comes, by key: it must come sorted, with
+    a directory "a" after a file "a.txt" ("a/…" > "a.txt")."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for *dirs, name in paths:
+            with contextlib.suppress(FileExistsError, NotADirectoryError, IsADirectoryError):
+                folder = root.joinpath(*dirs)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_text("x")
+        keys = [e.key for e in walk(root, FsSourceOptions()) if isinstance(e, FileEntry)]
+        assert keys == sorted(keys)
+        assert len(keys) == sum(1 for p in root.rglob("*") if p.is_file())

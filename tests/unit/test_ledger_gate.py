@@ -33,24 +33,46 @@ def batches(files: list[FileEntry], size: int) -> list[list[FileEntry]]:
     return [files[i : i + size] for i in range(0, len(files), size)]
 
 
-def test_a_first_scan_asks_about_one_batch_in_nine(tmp_path: Path) -> None:
+def test_a_first_scan_asks_less_and_less_often(tmp_path: Path) -> None:
     ledger = Ledger(set())
-    gate = LedgerGate(ledger, FsSourceOptions())
+    gate = LedgerGate(FsSourceOptions())
     skipped: list[Skipped] = []
+    files = entries(tmp_path, 60)
+    kept = [gate.pass_through(b, skipped, ledger) for b in batches(files, 2)]
+    assert sum(len(k) for k in kept) == 60 and skipped == []
+    # Asked at batch 0, then paused 8 batches, then 16: asked again at 9 and 26.
+    assert LedgerGate.FIRST_PAUSE_BATCHES == 8 and ledger.asked == [2, 2, 2]
+
+
+def test_a_known_batch_brings_the_short_pause_back(tmp_path: Path) -> None:
     files = entries(tmp_path, 40)
-    kept = [gate.pass_through(b, skipped) for b in batches(files, 2)]
-    assert sum(len(k) for k in kept) == 40 and skipped == []
-    asked_at = [0, 9, 18]  # then paused for PAUSE_BATCHES batches each time
-    assert LedgerGate.PAUSE_BATCHES == 8 and ledger.asked == [2] * len(asked_at)
+    ledger = Ledger({content_id(Path(f.path).read_bytes()) for f in files[18:20]})
+    gate = LedgerGate(FsSourceOptions())
+    for batch in batches(files, 2):
+        gate.pass_through(batch, [], ledger)
+    # Asked at 0 (miss: pause 8), 9 (known: the pause is reset), 10 (miss: pause 8,
+    # not 16) and so again at 19; without the reset the last ask would not happen.
+    assert len(ledger.asked) == 4
+
+
+def test_one_gate_serves_the_shards_of_a_run(tmp_path: Path) -> None:
+    """A worker keeps one gate: a first run stops asking across shard boundaries."""
+    ledger = Ledger(set())
+    gate = LedgerGate(FsSourceOptions())
+    files = entries(tmp_path, 20)
+    for shard in (files[:10], files[10:]):
+        for batch in batches(shard, 1):
+            gate.pass_through(batch, [], ledger)
+    assert ledger.asked == [1, 1]  # batch 0 and 9 of twenty, not once per shard again
 
 
 def test_a_rescan_asks_about_every_batch_and_skips_what_is_known(tmp_path: Path) -> None:
     files = entries(tmp_path, 12)
     known = {content_id(Path(f.path).read_bytes()) for f in files[:10]}
     ledger = Ledger(known)
-    gate = LedgerGate(ledger, FsSourceOptions())
+    gate = LedgerGate(FsSourceOptions())
     skipped: list[Skipped] = []
-    kept = [gate.pass_through(b, skipped) for b in batches(files, 3)]
+    kept = [gate.pass_through(b, skipped, ledger) for b in batches(files, 3)]
     assert ledger.asked == [3, 3, 3, 3]
     assert [f.key for k in kept for f in k] == ["f010.txt", "f011.txt"]
     assert {s.reason for s in skipped} == {SkipReason.ALREADY_SCANNED} and len(skipped) == 10
@@ -58,4 +80,4 @@ def test_a_rescan_asks_about_every_batch_and_skips_what_is_known(tmp_path: Path)
 
 def test_without_a_ledger_everything_passes(tmp_path: Path) -> None:
     files = entries(tmp_path, 3)
-    assert LedgerGate(None, FsSourceOptions()).pass_through(files, []) == files
+    assert LedgerGate(FsSourceOptions()).pass_through(files, [], None) == files

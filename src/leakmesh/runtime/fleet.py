@@ -33,7 +33,7 @@ from leakmesh.coordination.shards import run_complete
 from leakmesh.engine.engine import Engine
 from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
 from leakmesh.runtime.pool import ScanPool
-from leakmesh.runtime.scan_fs import LocalScanOptions
+from leakmesh.runtime.scan_fs import LedgerGate, LocalScanOptions
 from leakmesh.runtime.scan_git import GitScanOptions
 from leakmesh.runtime.shard_pages import Page, PageBudget, scan_fs_shard, scan_git_shard
 from leakmesh.sources.git import GitError, existing_commits, open_repository, ref_tips
@@ -143,14 +143,22 @@ class Worker:
         self._log = log
         self.report = WorkerReport()
         self._finish_recorded = False
+        self._fs_gate = LedgerGate(plan.fs.source)
+        """Shared by the shards: whether asking the ledger pays is a property of the run."""
 
     async def run(self) -> WorkerReport:
         plan = self._plan
         run = await self._coordinator.get_run(plan.run_id)
         session = await self._open_session()
+        # The shard whose scan is done but whose last pages may still be on their
+        # way to the stores: the next shard is acquired and scanned meanwhile, so
+        # the scanning processes do not idle at every shard boundary.
+        committing: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
                 if session.lost.is_set():
+                    await _settled(committing)
+                    committing = None
                     self._lease_lost()
                     await session.close()
                     session = await self._open_session()
@@ -164,6 +172,11 @@ class Worker:
                     await self._pause()
                     continue
                 if lease is None:
+                    if committing is not None:
+                        # Its completion may end the run, or free nothing: look again.
+                        await _settled(committing)
+                        committing = None
+                        continue
                     if await self._run_finished() and plan.exit_when_done:
                         await self._check_lease(session)
                         break
@@ -176,13 +189,26 @@ class Worker:
                     shard_id=lease.spec.shard_id,
                     fence=lease.fence,
                 )
-                outcome = await self._work(run, session, lease)
-                self._log("worker.shard_ended", shard_id=lease.spec.shard_id, outcome=outcome.value)
-                if outcome is _Outcome.COMPLETED:
-                    self.report.shards_scanned += 1
+                scanned = asyncio.Event()
+                shard = asyncio.create_task(self._shard(run, session, lease, scanned))
+                scanned_wait = asyncio.create_task(scanned.wait())
+                await asyncio.wait({shard, scanned_wait}, return_when=asyncio.FIRST_COMPLETED)
+                scanned_wait.cancel()
+                # At most one shard committing behind the one being scanned.
+                await _settled(committing)
+                committing = shard
         finally:
+            await _settled(committing)
             await session.close()
         return self.report
+
+    async def _shard(
+        self, run: RunSpec, session: _Session, lease: ShardLease, scanned: asyncio.Event
+    ) -> None:
+        outcome = await self._work(run, session, lease, scanned)
+        self._log("worker.shard_ended", shard_id=lease.spec.shard_id, outcome=outcome.value)
+        if outcome is _Outcome.COMPLETED:
+            self.report.shards_scanned += 1
 
     def _lease_lost(self) -> None:
         self.report.leases_lost += 1
@@ -233,7 +259,9 @@ class Worker:
 
     # -- one shard ------------------------------------------------------------------
 
-    async def _work(self, run: RunSpec, session: _Session, lease: ShardLease) -> _Outcome:
+    async def _work(
+        self, run: RunSpec, session: _Session, lease: ShardLease, scanned: asyncio.Event
+    ) -> _Outcome:
         plan = self._plan
         fence = ShardFence(plan.tenant, plan.run_id, lease.spec.shard_id, lease.fence)
         try:
@@ -244,7 +272,13 @@ class Worker:
             self.stale_write_rejected(lease, exc, during="hold_fence")
             return _Outcome.LOST
         shard = _ShardRun(self, run, session, lease, fence)
-        return await shard.run()
+        return await shard.run(scanned)
+
+
+async def _settled(task: asyncio.Task[None] | None) -> None:
+    """Wait for a shard task to end, if any (its errors propagate)."""
+    if task is not None:
+        await task
 
 
 class _ShardRun:
@@ -269,7 +303,9 @@ class _ShardRun:
         )
         self.tips: dict[str, str] = {}
 
-    async def run(self) -> _Outcome:
+    async def run(self, scanned: asyncio.Event) -> _Outcome:
+        """Scan and commit the shard; `scanned` is set once the scanning is over
+        (every page handed to the commit loop, or the scan failed)."""
         loop = asyncio.get_running_loop()
         whole_repo = not self.lease.spec.start and not self.lease.spec.end
         frontier = (
@@ -291,6 +327,8 @@ class _ShardRun:
                 self.pages.put(_End(None))
             except BaseException as exc:
                 self.pages.put(_End(exc))
+            finally:
+                loop.call_soon_threadsafe(scanned.set)
 
         watcher = asyncio.create_task(self._halt_when_lost_or_stopped())
         producer = asyncio.create_task(asyncio.to_thread(produce))
@@ -315,6 +353,7 @@ class _ShardRun:
                 options=plan.fs,
                 budget=plan.budget,
                 already_done=already_done,
+                gate=self.worker._fs_gate,
                 emit=self.pages.put,
                 halt=self.halt,
             )

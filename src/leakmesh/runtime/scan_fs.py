@@ -91,28 +91,37 @@ class LedgerGate:
     that pays. Asking costs a read and a hash of every file ahead of the scan's
     own read: worth it when the ledger knows many of them (a rescan), not on a
     first scan under a policy. A batch where fewer than `MIN_HIT_RATIO` of the
-    files were known turns asking off for the next `PAUSE_BATCHES` batches; those
-    are scanned again if known, which is harmless (upserts are idempotent)."""
+    files were known turns asking off for the next batches, 8 the first time and
+    twice as many each time after (up to 512) until a batch is mostly known again;
+    files passed unasked are scanned again if known, which is harmless (upserts
+    are idempotent). One gate can serve many scans of a run (a fleet worker's
+    shards): what it learnt holds for the run."""
 
     MIN_HIT_RATIO = 0.25
     """Below this, re-reading and hashing costs more than the scans it saves."""
-    PAUSE_BATCHES = 8
+    FIRST_PAUSE_BATCHES = 8
+    MAX_PAUSE_BATCHES = 512
 
-    def __init__(self, already_done: AlreadyDone | None, options: FsSourceOptions) -> None:
-        self._already_done = already_done
+    def __init__(self, options: FsSourceOptions) -> None:
         self._options = options
         self._pause = 0
+        self._next_pause = self.FIRST_PAUSE_BATCHES
 
-    def pass_through(self, batch: list[FileEntry], skipped: list[Skipped]) -> list[FileEntry]:
+    def pass_through(
+        self, batch: list[FileEntry], skipped: list[Skipped], already_done: AlreadyDone | None
+    ) -> list[FileEntry]:
         """The files of `batch` to scan; those left out are added to `skipped`."""
-        if self._already_done is None or not batch:
+        if already_done is None or not batch:
             return batch
         if self._pause:
             self._pause -= 1
             return batch
-        kept = not_done(batch, self._options, self._already_done, skipped)
+        kept = not_done(batch, self._options, already_done, skipped)
         if len(batch) - len(kept) < self.MIN_HIT_RATIO * len(batch):
-            self._pause = self.PAUSE_BATCHES
+            self._pause = self._next_pause
+            self._next_pause = min(2 * self._next_pause, self.MAX_PAUSE_BATCHES)
+        else:
+            self._next_pause = self.FIRST_PAUSE_BATCHES
         return kept
 
 
@@ -124,7 +133,7 @@ def _batches(
 ) -> Iterator[list[FileEntry]]:
     batch: list[FileEntry] = []
     size = 0
-    gate = LedgerGate(already_done, options.source)
+    gate = LedgerGate(options.source)
 
     for entry in entries:
         if isinstance(entry, Skipped):
@@ -133,10 +142,10 @@ def _batches(
         batch.append(entry)
         size += entry.size
         if len(batch) >= options.batch_files or size >= options.batch_bytes:
-            if kept := gate.pass_through(batch, skipped):
+            if kept := gate.pass_through(batch, skipped, already_done):
                 yield kept
             batch, size = [], 0
-    if batch and (kept := gate.pass_through(batch, skipped)):
+    if batch and (kept := gate.pass_through(batch, skipped, already_done)):
         yield kept
 
 

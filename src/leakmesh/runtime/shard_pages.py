@@ -111,19 +111,19 @@ def scan_fs_shard(
     options: LocalScanOptions,
     budget: PageBudget,
     already_done: AlreadyDone,
+    gate: LedgerGate,
     emit: Callable[[Page], None],
     halt: threading.Event,
 ) -> None:
     """The shard's files after `cursor`, in key order, page by page; the walk
-    skips directories that hold nothing of the shard's range."""
+    skips directories that hold nothing of the shard's range. `gate` decides when
+    the ledger is asked; a worker keeps one for all the shards of its run."""
     assembler = PageAssembler(emit)
-    entries = sorted(
-        (
-            e
-            for e in walk(root, options.source, descend=spec.may_hold_under)
-            if isinstance(e, FileEntry) and spec.contains(e.key) and e.key > cursor
-        ),
-        key=lambda e: e.key,
+    # The walk yields keys in order: pages start while it goes on.
+    entries = (
+        e
+        for e in walk(root, options.source, descend=spec.may_hold_under)
+        if isinstance(e, FileEntry) and spec.contains(e.key) and e.key > cursor
     )
 
     def pages() -> Iterator[list[FileEntry]]:
@@ -138,8 +138,6 @@ def scan_fs_shard(
         if page:
             yield page
 
-    gate = LedgerGate(already_done, options.source)
-
     def batches() -> Iterator[tuple[int, list[FileEntry]]]:
         for entries_of_page in pages():
             if halt.is_set():
@@ -149,7 +147,7 @@ def scan_fs_shard(
             for chunk in _split(entries_of_page, options.batch_files):
                 if halt.is_set():
                     return
-                if kept := gate.pass_through(chunk, page.result.skipped):
+                if kept := gate.pass_through(chunk, page.result.skipped, already_done):
                     chunks += 1
                     yield page.number, kept
             assembler.close(page, batches=chunks)

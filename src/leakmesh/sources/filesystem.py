@@ -92,7 +92,17 @@ def ignored_paths(patterns: Sequence[str]) -> Callable[[str], bool]:
 
 def _listing(directory: str) -> list[os.DirEntry[str]]:
     with os.scandir(directory) as scanner:
-        return sorted(scanner, key=lambda e: e.name)
+        return sorted(scanner, key=_walk_order)
+
+
+def _walk_order(entry: os.DirEntry[str]) -> str:
+    """A directory sorts as its name with the separator after it, so that the
+    depth-first walk yields keys in string order ("a.txt" before "a/b") and a
+    consumer needing them sorted can take them as they come."""
+    try:
+        return entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name
+    except OSError:
+        return entry.name
 
 
 DirectoryFilter = Callable[[str], bool]
@@ -102,7 +112,8 @@ DirectoryFilter = Callable[[str], bool]
 def walk(
     root: Path, options: FsSourceOptions, *, descend: DirectoryFilter | None = None
 ) -> Iterator[FileEntry | Skipped]:
-    """Regular files under `root` in path order, or `root` itself when it is a file;
+    """Regular files under `root` in key order (keys sorted as strings), or `root`
+    itself when it is a file;
     `descend` prunes directories (a fleet shard walks only its own key range)."""
     root_stat = os.stat(root)
     if stat.S_ISREG(root_stat.st_mode):
