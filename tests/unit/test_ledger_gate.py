@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from leakmesh.runtime.pool import content_id
-from leakmesh.runtime.scan_fs import LedgerGate
+from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate
 from leakmesh.sources.filesystem import FileEntry, FsSourceOptions
 from leakmesh.sources.items import Skipped, SkipReason
 
@@ -41,7 +41,7 @@ def test_a_first_scan_asks_less_and_less_often(tmp_path: Path) -> None:
     kept = [gate.pass_through(b, skipped, ledger) for b in batches(files, 2)]
     assert sum(len(k) for k in kept) == 60 and skipped == []
     # Asked at batch 0, then paused 8 batches, then 16: asked again at 9 and 26.
-    assert LedgerGate.FIRST_PAUSE_BATCHES == 8 and ledger.asked == [2, 2, 2]
+    assert LedgerBackoff.FIRST_PAUSE_BATCHES == 8 and ledger.asked == [2, 2, 2]
 
 
 def test_a_known_batch_brings_the_short_pause_back(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from leakmesh.coordination.shards import run_complete
 from leakmesh.engine.engine import Engine
 from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
 from leakmesh.runtime.pool import ScanPool
-from leakmesh.runtime.scan_fs import LedgerGate, LocalScanOptions
+from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate, LocalScanOptions
 from leakmesh.runtime.scan_git import GitScanOptions
 from leakmesh.runtime.shard_pages import Page, PageBudget, scan_fs_shard, scan_git_shard
 from leakmesh.sources.git import GitError, existing_commits, open_repository, ref_tips
@@ -143,8 +143,9 @@ class Worker:
         self._log = log
         self.report = WorkerReport()
         self._finish_recorded = False
+        # Shared by the shards: whether asking the ledger pays is a property of the run.
         self._fs_gate = LedgerGate(plan.fs.source)
-        """Shared by the shards: whether asking the ledger pays is a property of the run."""
+        self._git_backoff = LedgerBackoff()
 
     async def run(self) -> WorkerReport:
         plan = self._plan
@@ -373,6 +374,7 @@ class _ShardRun:
             options=replace(plan.git, history=history),
             budget=plan.budget,
             already_done=already_done,
+            backoff=self.worker._git_backoff,
             emit=self.pages.put,
             halt=self.halt,
         )

@@ -86,42 +86,55 @@ def not_done(
     return kept
 
 
-class LedgerGate:
-    """Asks the done-ledger about a batch of files before it is scanned, while
-    that pays. Asking costs a read and a hash of every file ahead of the scan's
-    own read: worth it when the ledger knows many of them (a rescan), not on a
-    first scan under a policy. A batch where fewer than `MIN_HIT_RATIO` of the
-    files were known turns asking off for the next batches, 8 the first time and
-    twice as many each time after (up to 512) until a batch is mostly known again;
-    files passed unasked are scanned again if known, which is harmless (upserts
-    are idempotent). One gate can serve many scans of a run (a fleet worker's
+class LedgerBackoff:
+    """When to ask the done-ledger about the next batch: always while it knows a
+    good part of what it is asked (a rescan); after a batch where it knew fewer
+    than `MIN_HIT_RATIO`, not for the next batches, 8 the first time and twice as
+    many each time after (up to 512), until a batch is mostly known again. What
+    goes unasked is scanned again if known, which is harmless (upserts are
+    idempotent). One backoff can serve many scans of a run (a fleet worker's
     shards): what it learnt holds for the run."""
 
     MIN_HIT_RATIO = 0.25
-    """Below this, re-reading and hashing costs more than the scans it saves."""
+    """Below this, asking costs more than the scans it saves."""
     FIRST_PAUSE_BATCHES = 8
     MAX_PAUSE_BATCHES = 512
 
-    def __init__(self, options: FsSourceOptions) -> None:
-        self._options = options
+    def __init__(self) -> None:
         self._pause = 0
         self._next_pause = self.FIRST_PAUSE_BATCHES
+
+    def should_ask(self) -> bool:
+        if self._pause:
+            self._pause -= 1
+            return False
+        return True
+
+    def answered(self, *, asked: int, known: int) -> None:
+        if known < self.MIN_HIT_RATIO * asked:
+            self._pause = self._next_pause
+            self._next_pause = min(2 * self._next_pause, self.MAX_PAUSE_BATCHES)
+        else:
+            self._next_pause = self.FIRST_PAUSE_BATCHES
+
+
+class LedgerGate:
+    """Asks the done-ledger about a batch of files before it is scanned, while
+    that pays (`LedgerBackoff`): asking costs a read and a hash of every file
+    ahead of the scan's own read, worth it on a rescan, not on a first scan."""
+
+    def __init__(self, options: FsSourceOptions) -> None:
+        self._options = options
+        self.backoff = LedgerBackoff()
 
     def pass_through(
         self, batch: list[FileEntry], skipped: list[Skipped], already_done: AlreadyDone | None
     ) -> list[FileEntry]:
         """The files of `batch` to scan; those left out are added to `skipped`."""
-        if already_done is None or not batch:
-            return batch
-        if self._pause:
-            self._pause -= 1
+        if already_done is None or not batch or not self.backoff.should_ask():
             return batch
         kept = not_done(batch, self._options, already_done, skipped)
-        if len(batch) - len(kept) < self.MIN_HIT_RATIO * len(batch):
-            self._pause = self._next_pause
-            self._next_pause = min(2 * self._next_pause, self.MAX_PAUSE_BATCHES)
-        else:
-            self._next_pause = self.FIRST_PAUSE_BATCHES
+        self.backoff.answered(asked=len(batch), known=len(batch) - len(kept))
         return kept
 
 

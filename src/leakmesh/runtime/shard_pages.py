@@ -21,7 +21,13 @@ from typing import TypeVar
 from leakmesh.coordination.models import ShardSpec
 from leakmesh.engine.finding import Finding
 from leakmesh.runtime.pool import BatchResult, ScanPool, merge
-from leakmesh.runtime.scan_fs import AlreadyDone, LedgerGate, LocalScanOptions, scan_file_batch
+from leakmesh.runtime.scan_fs import (
+    AlreadyDone,
+    LedgerBackoff,
+    LedgerGate,
+    LocalScanOptions,
+    scan_file_batch,
+)
 from leakmesh.runtime.scan_git import (
     GitScanOptions,
     HistoryBatches,
@@ -186,12 +192,14 @@ def scan_git_shard(
     options: GitScanOptions,
     budget: PageBudget,
     already_done: AlreadyDone,
+    backoff: LedgerBackoff,
     emit: Callable[[Page], None],
     halt: threading.Event,
 ) -> None:
     """The shard's blobs (ids in its range) in history order, page by page; the
     cursor is the count of the shard's blob references walked. Blobs the ledger
-    holds are skipped, which is how a resumed shard skips what was committed."""
+    holds are skipped, which is how a resumed shard skips what was committed;
+    `backoff` decides when the ledger is asked (a worker keeps one per run)."""
     # The walk is handed out in groups much smaller than a page, each asked about
     # in the ledger and scanned at once: waiting for a whole page of references
     # before scanning any left the workers idle while the walk went on.
@@ -217,15 +225,27 @@ def scan_git_shard(
 
     def asked(lookups: ThreadPoolExecutor) -> Iterator[tuple[list[BlobRef], set[str]]]:
         """Each group with the ids the ledger holds; the next group's lookup runs
-        while this one is scanned, so the walk never waits for the database."""
-        ahead: tuple[list[BlobRef], Future[set[str]]] | None = None
+        while this one is scanned, so the walk never waits for the database.
+        `backoff` stops asking while the ledger knows little (a first run); a
+        resumed shard's committed groups come first and are all known."""
+        ahead: tuple[list[BlobRef], Future[set[str]] | None] | None = None
+
+        def answer(refs: list[BlobRef], lookup: Future[set[str]] | None) -> set[str]:
+            if lookup is None:
+                return set()
+            done = lookup.result()
+            backoff.answered(asked=len(refs), known=len(done))
+            return done
+
         for refs in history:
-            lookup = lookups.submit(already_done, [ref.blob_id for ref in refs])
+            lookup = None
+            if backoff.should_ask():
+                lookup = lookups.submit(already_done, [ref.blob_id for ref in refs])
             if ahead is not None:
-                yield ahead[0], ahead[1].result()
+                yield ahead[0], answer(*ahead)
             ahead = (refs, lookup)
         if ahead is not None:
-            yield ahead[0], ahead[1].result()
+            yield ahead[0], answer(*ahead)
 
     def batches(lookups: ThreadPoolExecutor) -> Iterator[tuple[int, list[BlobRef]]]:
         walked = 0
