@@ -151,9 +151,9 @@ class Worker:
         plan = self._plan
         run = await self._coordinator.get_run(plan.run_id)
         session = await self._open_session()
-        # The shard whose scan is done but whose last pages may still be on their
-        # way to the stores: the next shard is acquired and scanned meanwhile, so
-        # the scanning processes do not idle at every shard boundary.
+        # The shard whose last batches are handed out but whose last results and
+        # pages may still be on their way: the next shard is acquired and scanned
+        # meanwhile, so the scanning processes do not idle at shard boundaries.
         committing: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
@@ -305,8 +305,8 @@ class _ShardRun:
         self.tips: dict[str, str] = {}
 
     async def run(self, scanned: asyncio.Event) -> _Outcome:
-        """Scan and commit the shard; `scanned` is set once the scanning is over
-        (every page handed to the commit loop, or the scan failed)."""
+        """Scan and commit the shard; `scanned` is set once its last batch is on
+        the scanning workers (or the scan ended early): the next shard may start."""
         loop = asyncio.get_running_loop()
         whole_repo = not self.lease.spec.start and not self.lease.spec.end
         frontier = (
@@ -322,14 +322,17 @@ class _ShardRun:
             )
             return {oid for oid, status in future.result().items() if status.final}
 
+        def submitted() -> None:
+            loop.call_soon_threadsafe(scanned.set)
+
         def produce() -> None:
             try:
-                self._scan(already_done, frontier)
+                self._scan(already_done, frontier, submitted)
                 self.pages.put(_End(None))
             except BaseException as exc:
                 self.pages.put(_End(exc))
             finally:
-                loop.call_soon_threadsafe(scanned.set)
+                submitted()
 
         watcher = asyncio.create_task(self._halt_when_lost_or_stopped())
         producer = asyncio.create_task(asyncio.to_thread(produce))
@@ -342,7 +345,10 @@ class _ShardRun:
         return await self._finish(outcome, error, whole_repo=whole_repo)
 
     def _scan(
-        self, already_done: Callable[[list[str]], set[str]], frontier: dict[str, str]
+        self,
+        already_done: Callable[[list[str]], set[str]],
+        frontier: dict[str, str],
+        submitted: Callable[[], None],
     ) -> None:
         plan, spec = self.plan, self.lease.spec
         if self.run_spec.source is SourceKind.FS:
@@ -357,6 +363,7 @@ class _ShardRun:
                 gate=self.worker._fs_gate,
                 emit=self.pages.put,
                 halt=self.halt,
+                on_submitted=submitted,
             )
             return
         if plan.mirror_root is not None:
@@ -377,6 +384,7 @@ class _ShardRun:
             backoff=self.worker._git_backoff,
             emit=self.pages.put,
             halt=self.halt,
+            on_submitted=submitted,
         )
 
     async def _halt_when_lost_or_stopped(self) -> None:

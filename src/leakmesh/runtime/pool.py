@@ -181,13 +181,19 @@ class ScanPool:
         work: Callable[[B], BatchResult],
         *,
         absorb: Callable[[BatchResult], None],
+        on_submitted: Callable[[], None] | None = None,
     ) -> None:
         """`work` each batch on the workers, at most a few batches ahead of `absorb`;
-        the workers start with the first batch when `start()` was not called."""
+        the workers start with the first batch when `start()` was not called.
+        `on_submitted` is called once the last batch is handed out, before its
+        result is in: another thread may then start a run of its own on the same
+        pool (a fleet worker's next shard), so that no worker idles meanwhile."""
         install_engine(self.engine)
         if self.options.worker_count() == 1:
             for batch in batches:
                 absorb(work(batch))
+            if on_submitted is not None:
+                on_submitted()
             return
         limit = self.options.worker_count() * 4
         pending: set[Future[BatchResult]] = set()
@@ -198,6 +204,8 @@ class ScanPool:
             pending.add(executor.submit(work, batch))
             if len(pending) >= limit:
                 pending = _drain(pending, absorb, keep=limit // 2)
+        if on_submitted is not None:
+            on_submitted()
         _drain(pending, absorb, keep=0)
 
 

@@ -120,6 +120,7 @@ def scan_fs_shard(
     gate: LedgerGate,
     emit: Callable[[Page], None],
     halt: threading.Event,
+    on_submitted: Callable[[], None] | None = None,
 ) -> None:
     """The shard's files after `cursor`, in key order, page by page; the walk
     skips directories that hold nothing of the shard's range. `gate` decides when
@@ -162,6 +163,7 @@ def scan_fs_shard(
         batches(),
         partial(_tagged, work=partial(scan_file_batch, options=options.source)),
         absorb=assembler.absorb,
+        on_submitted=on_submitted,
     )
 
 
@@ -195,6 +197,7 @@ def scan_git_shard(
     backoff: LedgerBackoff,
     emit: Callable[[Page], None],
     halt: threading.Event,
+    on_submitted: Callable[[], None] | None = None,
 ) -> None:
     """The shard's blobs (ids in its range) in history order, page by page; the
     cursor is the count of the shard's blob references walked. Blobs the ledger
@@ -279,6 +282,7 @@ def scan_git_shard(
                 batches(lookups),
                 partial(_tagged, work=partial(scan_blob_batch, repo=repo, options=options.content)),
                 absorb=assembler.absorb,
+                on_submitted=on_submitted,
             )
     finally:
         close_blob_readers()
