@@ -17,6 +17,7 @@ from leakmesh.store import postgres
 from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
 from leakmesh.store.migrate import MIGRATIONS_TABLE, MigrationPolicy, embedded_migrations
 from leakmesh.store.models import FindingQuery, LedgerStatus, ObservationContext
+from leakmesh.store.pg_connections import PoolSize
 from leakmesh.store.postgres import (
     PostgresDatastore,
     unencrypted_remote_hosts,
@@ -49,6 +50,28 @@ class TestPostgres(StoreContract):
             return await PostgresDatastore.open(pg_dsn)
 
         return make
+
+
+class TestPostgresOneConnection(StoreContract):
+    """As the commands open it: one connection, no pool."""
+
+    @pytest.fixture
+    def store_factory(self, pg_dsn: str) -> StoreFactory:
+        async def make() -> Datastore:
+            return await PostgresDatastore.open(pg_dsn, pool=None)
+
+        return make
+
+
+@pytest.mark.parametrize("pool", [PoolSize(), None], ids=["pool", "one-connection"])
+def test_a_closed_store_says_so(pg_dsn: str, pool: PoolSize | None) -> None:
+    async def scenario() -> None:
+        store = await PostgresDatastore.open(pg_dsn, pool=pool)
+        await store.close()
+        with pytest.raises(StoreError, match="the datastore is closed"):
+            await store.lookup(TENANT, "p", ["x"])
+
+    asyncio.run(scenario())
 
 
 def test_validate_fails_closed_on_an_empty_database(pg_empty_dsn: str) -> None:

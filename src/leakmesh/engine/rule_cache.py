@@ -1,8 +1,10 @@
-"""A validated ruleset kept as JSON on disk, keyed by the hash of its source files.
+"""A validated ruleset kept on disk, keyed by the hash of its source files.
 
 Parsing and validating some 450 rules (TOML, regex analysis, anchor derivation)
-costs a few hundred milliseconds; loading this cache costs a few. A cache file
-that is missing, stale or unreadable is rebuilt from the sources.
+costs a few hundred milliseconds; loading this cache costs a few. The file is two
+JSON lines, a header (source, digest) then the rules, so that a run which needs
+only the digest (nothing new to scan) decodes no rule. A cache file that is
+missing, stale or unreadable is rebuilt from the sources.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import blake3
 from leakmesh import __version__
 from leakmesh.engine.rules import Allowlist, Confidence, Rule, Ruleset
 
-_FORMAT = "leakmesh-rules-v1"
+_FORMAT = "leakmesh-rules-v2"
 
 
 def _encode(rule: Rule) -> dict[str, Any]:
@@ -90,24 +92,27 @@ def cached_ruleset(
 ) -> Ruleset:
     path = cache_dir / f"rules-{sources_key(files)}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        document = json.loads(path.read_bytes())
-        return Ruleset(
-            rules=tuple(_decode(r) for r in document["rules"]),
-            source=document["source"],
-            digest=document["digest"],
-        )
+        header_line, rules_line = path.read_bytes().split(b"\n", 1)
+        header = json.loads(header_line)
+        if not rules_line.strip():
+            raise ValueError("truncated rule cache")
+
+        def load() -> tuple[Rule, ...]:
+            try:
+                return tuple(_decode(r) for r in json.loads(rules_line))
+            except (ValueError, KeyError, TypeError):  # damaged after its header
+                return parse().rules
+
+        return Ruleset(source=header["source"], digest=header["digest"], load=load)
     ruleset = parse()
-    document = {
-        "source": ruleset.source,
-        "digest": ruleset.digest,
-        "rules": [_encode(r) for r in ruleset.rules],
-    }
     import tempfile  # only on a miss: a hit is on every start-up path
 
     with contextlib.suppress(OSError):
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".rules-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
+            json.dump({"source": ruleset.source, "digest": ruleset.digest}, handle)
+            handle.write("\n")
+            json.dump([_encode(r) for r in ruleset.rules], handle)
         os.replace(tmp, path)
     return ruleset

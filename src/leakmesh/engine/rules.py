@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import re._constants as sre_constants  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -108,21 +108,48 @@ def compile_str(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
-@dataclass(frozen=True, slots=True)
 class Ruleset:
-    rules: tuple[Rule, ...]
-    source: str
-    digest: str = ""
-    """Hash of everything in the rules that changes what is found (computed when empty)."""
+    """The rules, where they came from, and their digest: the hash of everything
+    in them that changes what is found (computed when not given). A cached
+    ruleset decodes its rules on first use (`load`): a run with nothing new to
+    scan needs only the digest."""
 
-    def __post_init__(self) -> None:
-        if not self.digest:
+    __slots__ = ("_load", "_rules", "digest", "source")
+
+    def __init__(
+        self,
+        rules: Sequence[Rule] | None = None,
+        source: str = "",
+        digest: str = "",
+        *,
+        load: Callable[[], Sequence[Rule]] | None = None,
+    ) -> None:
+        if (rules is None) == (load is None):
+            raise ValueError("a ruleset takes its rules or a way to load them")
+        if load is not None and not digest:
+            raise ValueError("a ruleset loaded later needs its digest now")
+        self._rules = None if rules is None else tuple(rules)
+        self._load = load
+        self.source = source
+        self.digest = digest
+        if not digest:
             from leakmesh.engine.fingerprint import ruleset_hash
 
-            object.__setattr__(self, "digest", ruleset_hash(self))
+            self.digest = ruleset_hash(self)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        if self._rules is None:
+            assert self._load is not None
+            # Two threads may both load: the results are equal, either is kept.
+            self._rules = tuple(self._load())
+        return self._rules
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def __repr__(self) -> str:
+        return f"Ruleset(source={self.source!r}, digest={self.digest[:16]!r})"
 
     def by_id(self) -> dict[str, Rule]:
         return {rule.id: rule for rule in self.rules}

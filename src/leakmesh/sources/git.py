@@ -86,11 +86,12 @@ def open_repository(path: Path) -> Repository:
     if not path.exists():
         raise GitError(f"path does not exist: {path}")
     try:
-        git_dir = _git(path, "rev-parse", "--absolute-git-dir")
-        bare = _git(path, "rev-parse", "--is-bare-repository") == "true"
-    except GitError:
+        git_dir, bare = _git(
+            path, "rev-parse", "--absolute-git-dir", "--is-bare-repository"
+        ).splitlines()
+    except (GitError, ValueError):
         raise GitError(f"not a git repository: {path}") from None
-    return Repository(path=path, git_dir=Path(git_dir), bare=bare)
+    return Repository(path=path, git_dir=Path(git_dir), bare=bare == "true")
 
 
 def count_objects(repo: Repository) -> int:

@@ -22,5 +22,6 @@ async def open_datastore(dsn: str, *, policy: MigrationPolicy) -> Datastore:
         PostgresDatastore,  # type: ignore[import-not-found,unused-ignore]
     )
 
-    store: Datastore = await PostgresDatastore.open(parsed.value, policy=policy)
+    # Commands make one call at a time: one connection, no pool.
+    store: Datastore = await PostgresDatastore.open(parsed.value, policy=policy, pool=None)
     return store

@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from leakmesh.store.dsn import redact
 from leakmesh.store.errors import SchemaError, StaleFence, StoreError, StoreUnavailable
@@ -44,6 +43,15 @@ from leakmesh.store.models import (
     TriageStatus,
     UpsertCounts,
 )
+from leakmesh.store.pg_connections import (
+    DEFAULT_POOL,
+    Connection,
+    ConnectionSource,
+    OneConnection,
+    PooledConnections,
+    PoolSize,
+    SourceClosed,
+)
 from leakmesh.store.queries import load_queries
 
 DIALECT = "postgresql"
@@ -51,11 +59,9 @@ Q = load_queries(DIALECT)
 logger = logging.getLogger("leakmesh.store")
 
 T = TypeVar("T")
-Connection = psycopg.AsyncConnection[TupleRow]
 Cursor = psycopg.AsyncCursor[TupleRow]
 
 _CONNECT_TIMEOUT_S = 10
-_POOL_TIMEOUT_S = 30.0
 _UPSERT_CHUNK = 20_000
 """Rows per COPY inside one upsert transaction (bounds the temporary table)."""
 _WRITE_ATTEMPTS = 3
@@ -118,8 +124,8 @@ def _is_local(host: str) -> bool:
 
 
 class PostgresDatastore:
-    def __init__(self, pool: AsyncConnectionPool[Connection], dsn: str) -> None:
-        self._pool = pool
+    def __init__(self, connections: ConnectionSource, dsn: str) -> None:
+        self._connections = connections
         self._dsn = dsn
         self._where = f"PostgreSQL datastore {redact(dsn)}"
         self._password = _password(dsn)
@@ -134,11 +140,11 @@ class PostgresDatastore:
         dsn: str,
         *,
         policy: MigrationPolicy = MigrationPolicy.VALIDATE,
-        min_size: int = 1,
-        max_size: int = 8,
+        pool: PoolSize | None = DEFAULT_POOL,
     ) -> PostgresDatastore:
-        """Connect and apply the schema policy: fail closed unless the schema is current."""
-        store = await cls.connect(dsn, min_size=min_size, max_size=max_size)
+        """Connect and apply the schema policy: fail closed unless the schema is
+        current. `pool=None`: one connection, for a user making one call at a time."""
+        store = await cls.connect(dsn, pool=pool)
         try:
             if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
                 await store.migrate()
@@ -151,7 +157,7 @@ class PostgresDatastore:
         return store
 
     @classmethod
-    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 8) -> PostgresDatastore:
+    async def connect(cls, dsn: str, *, pool: PoolSize | None = DEFAULT_POOL) -> PostgresDatastore:
         """Connect without looking at the schema (for `db status` and `db migrate`).
         Logs one warning when a non-local server is reached without required TLS."""
         warn_if_unencrypted(dsn)
@@ -162,26 +168,14 @@ class PostgresDatastore:
         where, password = f"PostgreSQL datastore {redact(dsn)}", _password(dsn)
         try:
             # One direct attempt first: an unreachable server fails at once with
-            # libpq's reason, where the pool would retry until its timeout.
-            probe = await psycopg.AsyncConnection.connect(dsn, **connect_args)
-            await probe.close()
+            # libpq's reason, where a pool would retry until its timeout.
+            first = await psycopg.AsyncConnection.connect(dsn, **connect_args)
+            if pool is None:
+                return cls(OneConnection(first), dsn)
+            await first.close()
+            return cls(await PooledConnections.open(dsn, size=pool, kwargs=connect_args), dsn)
         except psycopg.Error as exc:
             raise _translate(exc, where, password) from None
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            dsn,
-            kwargs=connect_args,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-            name="leakmesh",
-            timeout=_POOL_TIMEOUT_S,
-        )
-        try:
-            await pool.open(wait=True, timeout=_POOL_TIMEOUT_S)
-        except psycopg.Error as exc:
-            await pool.close()
-            raise _translate(exc, where, password) from None
-        return cls(pool, dsn)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -190,7 +184,7 @@ class PostgresDatastore:
 
     async def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[TupleRow]:
         try:
-            async with self._pool.connection() as conn:
+            async with self._connections.connection() as conn:
                 cursor = await conn.execute(query, params)
                 return await cursor.fetchall()
         except psycopg.Error as exc:
@@ -204,7 +198,7 @@ class PostgresDatastore:
             attempt += 1
             try:
                 async with (
-                    self._pool.connection() as conn,
+                    self._connections.connection() as conn,
                     conn.transaction(),
                     conn.cursor() as cursor,
                 ):
@@ -228,7 +222,7 @@ class PostgresDatastore:
 
     async def status(self) -> SchemaStatus:
         try:
-            async with self._pool.connection() as conn:
+            async with self._connections.connection() as conn:
                 applied = await self._applied(conn)
         except psycopg.Error as exc:
             raise self._error(exc) from None
@@ -241,7 +235,7 @@ class PostgresDatastore:
         embedded = embedded_migrations(DIALECT)
         applied: list[int] = []
         try:
-            async with self._pool.connection() as conn:
+            async with self._connections.connection() as conn:
                 while True:
                     async with conn.transaction():
                         await conn.execute(Q["lock_migrations"])
@@ -440,7 +434,7 @@ class PostgresDatastore:
         await self._read(Q["reset_sequences"], ())
 
     async def close(self) -> None:
-        await self._pool.close()
+        await self._connections.close()
 
 
 async def _hold(cursor: Cursor, fence: ShardFence | None) -> None:
@@ -523,12 +517,12 @@ def _translate(exc: psycopg.Error, where: str, password: str) -> StoreError:
     message = redact("; ".join(lines) or type(exc).__name__)
     if password:
         message = message.replace(password, "***")
-    if isinstance(exc, PoolClosed):
+    if isinstance(exc, SourceClosed):
         return StoreError(f"{where}: the datastore is closed")
     state = exc.sqlstate or ""
+    # A pool's timeout is an OperationalError without a state, like a lost link.
     unavailable = (
-        isinstance(exc, PoolTimeout)
-        or (isinstance(exc, psycopg.OperationalError) and not state)
+        (isinstance(exc, psycopg.OperationalError) and not state)
         or state.startswith("08")
         or state in _UNAVAILABLE_STATES
     )
