@@ -48,7 +48,11 @@ AlreadyDone = Callable[[list[str]], set[str]]
 """Given object ids, the ones the done-ledger already holds for this policy."""
 
 
-def scan_file_batch(entries: list[FileEntry], options: FsSourceOptions) -> BatchResult:
+def scan_file_batch(
+    entries: list[FileEntry], options: FsSourceOptions, *, ledger: bool = True
+) -> BatchResult:
+    """Scan the files; with `ledger`, record how each content's scan ended (its
+    hash is the ledger's key: a scan without a datastore does not hash)."""
     result = BatchResult(objects=len(entries))
     scanner = worker_scanner()
     for entry in entries:
@@ -58,7 +62,8 @@ def scan_file_batch(entries: list[FileEntry], options: FsSourceOptions) -> Batch
             continue
         part = BatchResult()
         scan_items(classify(entry.key, data, options), scanner, part)
-        result.outcomes[content_id(data)] = outcome(part)
+        if ledger:
+            result.outcomes[content_id(data)] = outcome(part)
         merge(result, part)
     return result
 
@@ -216,7 +221,7 @@ def scan_fs(
     collector = Collector(on_findings=on_findings, on_progress=on_progress)
     run_batches(
         _batches(walk(root, options.source), options, collector.skipped, already_done),
-        partial(scan_file_batch, options=options.source),
+        partial(scan_file_batch, options=options.source, ledger=already_done is not None),
         engine=engine,
         options=options.pool,
         absorb=collector.absorb,

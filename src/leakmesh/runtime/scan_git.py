@@ -64,8 +64,9 @@ def _blob_id(blob_id: str, _item: Item) -> str:
 
 
 def scan_blob_batch(
-    refs: list[BlobRef], *, repo: Repository, options: FsSourceOptions
+    refs: list[BlobRef], *, repo: Repository, options: FsSourceOptions, ledger: bool = True
 ) -> BatchResult:
+    """Scan the blobs; with `ledger`, record how each one's scan ended."""
     result = BatchResult(objects=len(refs))
     scanner = worker_scanner()
     contents = _reader(repo).read([r.blob_id for r in refs], max_bytes=options.max_file_bytes)
@@ -79,7 +80,8 @@ def scan_blob_batch(
         blob = BatchResult()
         items = classify(ref.path, content.data, options)
         scan_items(items, scanner, blob, object_id=partial(_blob_id, ref.blob_id))
-        result.outcomes[ref.blob_id] = outcome(blob)
+        if ledger:
+            result.outcomes[ref.blob_id] = outcome(blob)
         blob.findings = [
             replace(f, location=replace(f.location, commit=ref.commit)) for f in blob.findings
         ]
@@ -155,11 +157,12 @@ def _run(
     engine: Engine,
     options: GitScanOptions,
     collector: Collector,
+    ledger: bool,
 ) -> None:
     try:
         run_batches(
             batches,
-            partial(scan_blob_batch, repo=repo, options=options.content),
+            partial(scan_blob_batch, repo=repo, options=options.content, ledger=ledger),
             engine=engine,
             options=options.pool,
             absorb=collector.absorb,
@@ -241,7 +244,14 @@ def scan_git(
         already_done,
         collector.skipped,
     )
-    _run(repo, batches, engine=engine, options=options, collector=collector)
+    _run(
+        repo,
+        batches,
+        engine=engine,
+        options=options,
+        collector=collector,
+        ledger=already_done is not None,
+    )
     copied = copied_findings(collector.findings, batches.copies)
     collector.findings = earliest_introductions(
         [*collector.findings, *copied], batches.commit_order
@@ -287,6 +297,7 @@ def scan_staged(
         engine=engine,
         options=replace(options, pool=PoolOptions(jobs=1)),
         collector=collector,
+        ledger=already_done is not None,
     )
     collector.findings = [
         replace(f, location=replace(f.location, commit=None))
