@@ -31,7 +31,7 @@ from leakmesh.engine.engine import Engine, EngineOptions  # noqa: E402
 from leakmesh.engine.rules import load_builtin_rules  # noqa: E402
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions  # noqa: E402
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs  # noqa: E402
-from leakmesh.sources.git import BlobReader  # noqa: E402
+from leakmesh.sources.git_blobs import BlobReader  # noqa: E402
 
 
 def median_time(run: Callable[[], object], repeat: int) -> float:

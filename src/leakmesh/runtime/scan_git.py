@@ -27,17 +27,10 @@ from leakmesh.runtime.pool import (
 from leakmesh.runtime.scan_fs import AlreadyDone, Collector, FindingsCallback, ProgressCallback
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.sources.filesystem import FsSourceOptions, classify, ignored_paths
-from leakmesh.sources.git import (
-    BlobCopy,
-    BlobReader,
-    BlobRef,
-    CommitSeen,
-    HistoryOptions,
-    Repository,
-    staged_added_lines,
-    staged_blobs,
-    walk_history,
-)
+from leakmesh.sources.git import BlobRef, CommitSeen, HistoryOptions, Repository
+from leakmesh.sources.git_blobs import BlobReader
+from leakmesh.sources.git_history import BlobCopy, walk_history
+from leakmesh.sources.git_staged import staged_added_lines, staged_blobs
 from leakmesh.sources.items import Item, Skipped, SkipReason
 
 

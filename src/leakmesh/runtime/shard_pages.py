@@ -37,7 +37,8 @@ from leakmesh.runtime.scan_git import (
     scan_blob_batch,
 )
 from leakmesh.sources.filesystem import FileEntry, ignored_paths, walk
-from leakmesh.sources.git import BlobRef, Repository, walk_history
+from leakmesh.sources.git import BlobRef, Repository
+from leakmesh.sources.git_history import walk_history
 
 B = TypeVar("B")
 MIB = 1024 * 1024
