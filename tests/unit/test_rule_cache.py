@@ -25,7 +25,6 @@ def test_a_hit_gives_the_same_rules_and_digest_without_parsing(tmp_path: Path) -
     cached = load(tmp_path, parses)
     assert parses == [1]
     assert cached.digest == fresh.digest and cached.source == fresh.source
-    assert cached._rules is None  # nothing decoded for the digest
     assert cached.rules == fresh.rules
 
 
@@ -36,7 +35,10 @@ def test_a_damaged_cache_is_rebuilt_or_bypassed(tmp_path: Path) -> None:
     header, _rules = path.read_bytes().split(b"\n", 1)
     path.write_bytes(header + b'\n[{"id": ')  # rules cut short
     damaged = load(tmp_path, parses)
-    assert damaged.digest == fresh.digest and damaged.rules == fresh.rules
+    assert damaged.digest == fresh.digest
+    assert len(parses) == 1  # the header was enough: no rule decoded yet
+    assert damaged.rules == fresh.rules
+    assert len(parses) == 2  # the damaged rules were bypassed, parsed from the sources
     path.write_bytes(b"{not json")
     assert load(tmp_path, parses).rules == fresh.rules
     assert len(parses) == 3
