@@ -42,6 +42,7 @@ from leakmesh.coordination.models import (
     ShardSpec,
     ShardState,
     ShardStatus,
+    record_state,
 )
 from leakmesh.coordination.shards import candidates, claimed, lease_token
 
@@ -91,10 +92,24 @@ class _Keys:
 
 @dataclass(slots=True)
 class _ShardView:
-    spec: ShardSpec | None = None
-    record: ShardRecord | None = None
+    """A shard's keys as read, decoded on demand: acquire decodes the state of
+    every shard but the spec of the one it takes."""
+
+    raw_spec: bytes = b""
+    raw_state: bytes = b""
     state_revision: int = 0
     owner: bytes | None = None
+
+    @property
+    def spec(self) -> ShardSpec:
+        return ShardSpec.from_json(self.raw_spec)
+
+    @property
+    def record(self) -> ShardRecord:
+        return ShardRecord.from_json(self.raw_state)
+
+
+_TAKEABLE = (ShardState.PENDING, ShardState.ACTIVE)
 
 
 class EtcdCoordinator:
@@ -193,19 +208,18 @@ class EtcdCoordinator:
             shard_id, _, part = kv.key[len(prefix) :].decode().rpartition("/")
             view = views.setdefault(shard_id, _ShardView())
             if part == "spec":
-                view.spec = ShardSpec.from_json(kv.value)
+                view.raw_spec = kv.value
             elif part == "state":
-                view.record = ShardRecord.from_json(kv.value)
+                view.raw_state = kv.value
                 view.state_revision = kv.mod_revision
             elif part == "owner":
                 view.owner = kv.value
-        return {k: v for k, v in views.items() if v.spec is not None and v.record is not None}
+        return {k: v for k, v in views.items() if v.raw_spec and v.raw_state}
 
     async def list_shards(self, run_id: int) -> list[ShardStatus]:
         await self.get_run(run_id)
         statuses = []
         for _shard_id, view in sorted((await self._views(run_id)).items()):
-            assert view.spec is not None and view.record is not None
             owner = _owner_worker(view.owner) if view.owner is not None else None
             statuses.append(ShardStatus(run_id, view.spec, view.record, owner))
         return statuses
@@ -221,11 +235,11 @@ class EtcdCoordinator:
         await self.get_run(run_id)
         views = await self._views(run_id)
         txn = self._client.transactions
-        records = {k: v.record for k, v in views.items() if v.record is not None}
+        # Only shards that may be taken are decoded: in a long run most are done.
+        records = {k: v.record for k, v in views.items() if record_state(v.raw_state) in _TAKEABLE}
         owned = {shard_id for shard_id, view in views.items() if view.owner is not None}
         for shard_id in candidates(records, owned, session.worker_id):
             view = views[shard_id]
-            assert view.spec is not None
             taken = claimed(records[shard_id], session.worker_id)
             token = lease_token(session.worker_id, session.lease_id, taken.fence)
             owner_key = self._keys.shard(run_id, shard_id, "owner")

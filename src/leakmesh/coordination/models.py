@@ -41,6 +41,11 @@ class RunSpec:
         return cls(**{**data, "source": SourceKind(data["source"])})
 
 
+def record_state(raw: bytes) -> ShardState:
+    """The state of an encoded `ShardRecord`, without building the record."""
+    return ShardState(json.loads(raw)["state"])
+
+
 @dataclass(frozen=True, slots=True)
 class ShardSpec:
     """A half-open key range ``[start, end)`` of one location; an empty bound is open.
