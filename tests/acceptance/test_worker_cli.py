@@ -3,9 +3,12 @@ line on stderr naming the setting, never a secret."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from support import run_cli
+from support import github_token, run_cli
 
 KEY_CANARY = "5ec7e75ec7e7" * 5 + "abcd"  # a valid 32-byte hex key
 PASSWORD_CANARY = "PwCanary-7Qx9"
@@ -123,3 +126,26 @@ def test_help_lists_every_variable() -> None:
     assert result.returncode == 0
     assert "[LEAKMESH_TENANT_SECRET_KEY]" in result.stdout
     assert "[LEAKMESH_ETCD_ENDPOINTS]" in result.stdout
+
+
+def test_direct_worker_with_the_local_backend_uses_an_embedded_datastore(tmp_path: Path) -> None:
+    """Direct mode, local backend, a SQLite findings DSN: persisted and incremental."""
+    store = f"sqlite:///{tmp_path}/worker.db"
+    env = {"LEAKMESH_CACHE_DIR": str(tmp_path / "cache"), "LEAKMESH_FINDINGS_DSN": store}
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.env").write_text(f"TOKEN={github_token(61)}\n")
+    args = ("worker", "--mode=direct", "fs", str(tree))
+
+    def summary(out: str) -> dict[str, int]:
+        [line] = [x for x in out.splitlines() if '"worker.direct_summary"' in x]
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    first = run_cli(*args, env=env)
+    assert first.returncode == 1, first.stderr
+    assert summary(first.stdout + first.stderr)["findings"] == 1
+    second = run_cli(*args, env=env)
+    assert second.returncode == 0, second.stderr
+    assert summary(second.stdout + second.stderr)["items_skipped"] == 1
+    listed = run_cli("findings", "list", f"--store={store}", "--format=json", env=env)
+    assert len(json.loads(listed.stdout)["findings"]) == 1

@@ -72,3 +72,34 @@ def test_db_copy_sqlite_to_postgresql(pg_empty_dsn: str, tmp_path: Path) -> None
     assert shown["finding"]["status"] == "ignored" and shown["occurrences"][0]["path"] == "a.env"
     again = _scan(env | {"LEAKMESH_STORE": pg_empty_dsn}, str(tree))
     assert again["stats"]["items_skipped"] == {"already_scanned": 1}
+
+
+def test_direct_worker_with_the_production_backend_persists_and_rescans(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """`leakmesh worker --mode=direct --backend=production`: the scan of `scan
+    --store`, written to PostgreSQL; a second run skips what the ledger holds."""
+    env = {
+        "LEAKMESH_CACHE_DIR": str(tmp_path / "cache"),
+        "LEAKMESH_FINDINGS_DSN": pg_dsn,
+        "LEAKMESH_LEDGER_DSN": pg_dsn,
+    }
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.env").write_text(f"TOKEN={CANARY}\n")
+    args = ("worker", "--mode=direct", "--backend=production", "fs", str(tree))
+
+    def summary(proc_stdout: str) -> dict:  # type: ignore[type-arg]
+        [line] = [x for x in proc_stdout.splitlines() if '"worker.direct_summary"' in x]
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    first = run_cli(*args, env=env)
+    assert first.returncode == 1, first.stderr
+    logged = first.stdout + first.stderr
+    assert summary(logged)["items_scanned"] == 1 and summary(logged)["findings"] == 1
+    listed = run_cli("findings", "list", f"--store={pg_dsn}", "--format=json", env=env)
+    assert [f["rule_id"] for f in json.loads(listed.stdout)["findings"]] == ["github-pat-classic"]
+    second = run_cli(*args, env=env)
+    logged = second.stdout + second.stderr
+    assert second.returncode == 0 and summary(logged)["items_skipped"] == 1
+    assert CANARY not in logged

@@ -14,12 +14,13 @@ import pytest
 from leakmesh.coordination.memory import InMemoryCoordinator
 from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
 from leakmesh.engine.engine import Engine
-from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
+from leakmesh.runtime.fleet import WorkerPlan, run_worker
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git
 from leakmesh.runtime.shard_pages import PageBudget
+from leakmesh.runtime.stores import Stores
 from leakmesh.sources.git import open_repository
 from leakmesh.store.errors import StaleFence
 from leakmesh.store.memory import MemoryDatastore
@@ -85,7 +86,7 @@ def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
     async def scenario() -> None:
         coordinator = InMemoryCoordinator()
         store = MemoryDatastore()
-        stores = FleetStores(store, store, store)
+        stores = Stores.one(store)
         policy = plan(engine).policy_hash
         run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
         await coordinator.create_run(
@@ -128,7 +129,7 @@ def test_a_worker_that_lost_its_lease_writes_nothing_more(engine: Engine, tmp_pa
     async def scenario() -> None:
         coordinator = InMemoryCoordinator()
         store = MemoryDatastore()
-        stores = FleetStores(store, store, store)
+        stores = Stores.one(store)
         policy = plan(engine).policy_hash
         await store.start_run(tenant=TENANT, policy_hash=policy, source="x", target="t")
         await coordinator.create_run(
@@ -207,7 +208,7 @@ def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
             *(
                 run_worker(
                     coordinator=coordinator,
-                    stores=FleetStores(store, store, store),
+                    stores=Stores.one(store),
                     engine=engine,
                     plan=plan(engine, worker_id=w, mirror_root=tmp_path / f"mirrors{w}"),
                     stop=asyncio.Event(),

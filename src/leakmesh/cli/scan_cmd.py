@@ -35,6 +35,7 @@ from leakmesh.runtime.pool import PoolOptions
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, nothing_new, scan_git, scan_staged
 from leakmesh.runtime.stats import ScanResult
+from leakmesh.runtime.stores import Stores
 from leakmesh.runtime.suppression import Baseline, BaselineError, load_baseline
 from leakmesh.sources.filesystem import IGNORE_FILE_NAME, FsSourceOptions
 from leakmesh.sources.git import GitError, HistoryOptions, open_repository, ref_tips
@@ -366,7 +367,7 @@ async def _scan_with_store(
     try:
         if tips is not None:
             scanned_tips.update(await store.tips(target.tenant, target.frontier_key))
-        result, counts = await scan_with_store(store, target, scan, frontier_tips=tips)
+        result, counts = await scan_with_store(Stores.one(store), target, scan, frontier_tips=tips)
     finally:
         await store.close()
     log_event(

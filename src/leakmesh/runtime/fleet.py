@@ -36,30 +36,16 @@ from leakmesh.runtime.pool import ScanPool
 from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate, LocalScanOptions
 from leakmesh.runtime.scan_git import GitScanOptions
 from leakmesh.runtime.shard_pages import Page, PageBudget, scan_fs_shard, scan_git_shard
+from leakmesh.runtime.stores import Stores
 from leakmesh.sources.git import GitError, existing_commits, open_repository, ref_tips
 from leakmesh.sources.mirrors import update_mirror
 from leakmesh.store.errors import StaleFence, StoreError
 from leakmesh.store.models import ObservationContext, ShardFence
-from leakmesh.store.protocols import DoneLedger, FindingsStore, GitFrontier
 
 EventLog = Callable[..., None]
 """``log(event_name, **fields)``: the worker's structured log."""
 PageCommitted = Callable[[ShardLease, Page], None]
 """Told of each page once it is committed (the worker's telemetry)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FleetStores:
-    findings: FindingsStore
-    ledger: DoneLedger
-    frontier: GitFrontier
-
-    def distinct(self) -> list[FindingsStore | DoneLedger | GitFrontier]:
-        """Each database once (the three are often one)."""
-        found: dict[int, FindingsStore | DoneLedger | GitFrontier] = {}
-        for store in (self.findings, self.ledger, self.frontier):
-            found.setdefault(id(store), store)
-        return list(found.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +111,7 @@ class Worker:
         self,
         *,
         coordinator: Coordinator,
-        stores: FleetStores,
+        stores: Stores,
         engine: Engine,
         plan: WorkerPlan,
         stop: asyncio.Event,
@@ -489,7 +475,7 @@ class _ShardRun:
 async def run_worker(
     *,
     coordinator: Coordinator,
-    stores: FleetStores,
+    stores: Stores,
     engine: Engine,
     plan: WorkerPlan,
     stop: asyncio.Event,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from leakmesh.engine.finding import Finding
 from leakmesh.runtime.scan_fs import AlreadyDone
 from leakmesh.runtime.stats import ScanResult
+from leakmesh.runtime.stores import Stores
 from leakmesh.store.models import ObservationContext, OccurrenceRecord, UpsertCounts
-from leakmesh.store.protocols import Datastore
 
 UPSERT_CHUNK = 5_000
 
@@ -70,24 +70,24 @@ def occurrence_records(
 
 
 async def persist(
-    store: Datastore, result: ScanResult, target: StoreTarget, *, run_id: int
+    stores: Stores, result: ScanResult, target: StoreTarget, *, run_id: int
 ) -> UpsertCounts:
     context = ObservationContext(run_id=run_id, policy_hash=target.policy_hash)
     records = occurrence_records(result.findings, tenant=target.tenant, repo=target.repo)
     totals = UpsertCounts(0, 0, 0)
     for start in range(0, len(records), UPSERT_CHUNK):
-        counts = await store.upsert(records[start : start + UPSERT_CHUNK], context)
+        counts = await stores.findings.upsert(records[start : start + UPSERT_CHUNK], context)
         totals = UpsertCounts(
             totals.findings + counts.findings,
             totals.occurrences + counts.occurrences,
             totals.observations + counts.observations,
         )
-    await store.mark(target.tenant, target.policy_hash, result.outcomes)
+    await stores.ledger.mark(target.tenant, target.policy_hash, result.outcomes)
     return totals
 
 
 async def scan_with_store(
-    store: Datastore,
+    stores: Stores,
     target: StoreTarget,
     scan: Callable[[AlreadyDone], ScanResult],
     *,
@@ -96,7 +96,7 @@ async def scan_with_store(
     """Run `scan` with the ledger gate, then persist. `frontier_tips`, when given,
     are the ref tips the history scan covered: recorded once everything else is."""
     loop = asyncio.get_running_loop()
-    run_id = await store.start_run(
+    run_id = await stores.findings.start_run(
         tenant=target.tenant,
         policy_hash=target.policy_hash,
         source=target.source,
@@ -105,13 +105,13 @@ async def scan_with_store(
 
     def already_done(object_ids: list[str]) -> set[str]:
         future = asyncio.run_coroutine_threadsafe(
-            store.lookup(target.tenant, target.policy_hash, object_ids), loop
+            stores.ledger.lookup(target.tenant, target.policy_hash, object_ids), loop
         )
         return {oid for oid, status in future.result().items() if status.final}
 
     result = await asyncio.to_thread(scan, already_done)
-    counts = await persist(store, result, target, run_id=run_id)
+    counts = await persist(stores, result, target, run_id=run_id)
     if frontier_tips:
-        await store.advance(target.tenant, target.frontier_key, frontier_tips)
-    await store.finish_run(run_id)
+        await stores.frontier.advance(target.tenant, target.frontier_key, frontier_tips)
+    await stores.findings.finish_run(run_id)
     return result, counts

@@ -14,7 +14,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -23,18 +23,23 @@ from leakmesh.coordination.etcd import EtcdCoordinator
 from leakmesh.coordination.models import ShardLease
 from leakmesh.coordination.models import SourceKind as RunSource
 from leakmesh.engine.engine import Engine
-from leakmesh.runtime.fleet import FleetStores, WorkerPlan, run_worker
+from leakmesh.runtime.fleet import WorkerPlan, run_worker
+from leakmesh.runtime.local_store import StoreTarget, scan_with_store
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
-from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git
 from leakmesh.runtime.shard_pages import Page, PageBudget
+from leakmesh.runtime.stats import ScanResult
+from leakmesh.runtime.stores import Stores
 from leakmesh.sources.git import GitError, open_repository
 from leakmesh.store.errors import StoreError
+from leakmesh.store.factory import open_datastore
 from leakmesh.store.postgres import PostgresDatastore
+from leakmesh.store.protocols import Datastore
 from leakmesh.worker.config import WorkerConfig
 from leakmesh.worker.engine_settings import build_engine
 from leakmesh.worker.logs import JsonLog
-from leakmesh.worker.options import Backend, SourceKind, WorkerMode
+from leakmesh.worker.options import SourceKind, WorkerMode
 from leakmesh.worker.settings import ConfigError
 from leakmesh.worker.telemetry import LogSink, TelemetryRecorder
 from leakmesh.worker.telemetry_fields import FindingEvent, ProgressEvent, SummaryEvent
@@ -72,29 +77,73 @@ def policy_hash_for(engine: Engine, config: WorkerConfig, *, root: Path) -> str:
 
 
 def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
-    if config.backend is Backend.PRODUCTION:
-        raise ConfigError(
-            "direct mode with the production backend is not supported yet: "
-            "use `leakmesh scan --store=postgresql://…`"
-        )
+    """Scan the local source once; with a findings DSN (SQLite with the local
+    backend, PostgreSQL with production), skip what the ledger holds and persist
+    what is found, as `leakmesh scan --store` does."""
     root = config.path or Path(".")
     content = config.content.source_options(root=root)
     pool = PoolOptions(jobs=config.jobs)
+    repo = None
     if config.source is SourceKind.GIT:
         try:
             repo = open_repository(root)
         except GitError as exc:
             raise ConfigError(str(exc)) from None
-        result = scan_git(repo, engine=engine, options=GitScanOptions(pool=pool, content=content))
+
+    def scan(already_done: AlreadyDone | None) -> ScanResult:
+        if repo is not None:
+            options = GitScanOptions(pool=pool, content=content)
+            return scan_git(repo, engine=engine, options=options, already_done=already_done)
+        options_fs = LocalScanOptions(pool=pool, source=content)
+        return scan_fs(root, engine=engine, options=options_fs, already_done=already_done)
+
+    if config.findings_dsn is None:
+        result = scan(None)
     else:
-        result = scan_fs(root, engine=engine, options=LocalScanOptions(pool=pool, source=content))
+        target = StoreTarget(
+            tenant=config.tenant_id,
+            source="git" if repo is not None else "fs",
+            repo=str((repo.git_dir if repo is not None else root).resolve()),
+            policy_hash=engine.policy_hash(content.policy_options()),
+        )
+        result = asyncio.run(_direct_with_stores(config, target, scan, log))
     log(
         "worker.direct_summary",
         items_scanned=result.stats.items_scanned,
         bytes_scanned=result.stats.bytes_scanned,
+        items_skipped=sum(result.stats.items_skipped.values()),
         findings=len(result.findings),
     )
     return EXIT_FINDINGS if result.findings else EXIT_OK
+
+
+async def _direct_with_stores(
+    config: WorkerConfig,
+    target: StoreTarget,
+    scan: Callable[[AlreadyDone | None], ScanResult],
+    log: JsonLog,
+) -> ScanResult:
+    assert config.findings_dsn is not None
+    ledger_dsn = config.ledger_dsn or config.findings_dsn
+    opened: dict[str, Datastore] = {}
+    try:
+        for dsn in (config.findings_dsn, ledger_dsn):
+            if dsn not in opened:
+                opened[dsn] = await open_datastore(dsn, policy=config.schema_policy)
+        stores = Stores(opened[config.findings_dsn], opened[ledger_dsn], opened[ledger_dsn])
+        result, counts = await scan_with_store(stores, target, scan)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        for store in opened.values():
+            await store.close()
+    log(
+        "worker.direct_persisted",
+        findings_new=counts.findings,
+        occurrences_new=counts.occurrences,
+        ledger_marked=len(result.outcomes),
+    )
+    return result
 
 
 def _record_page(telemetry: TelemetryRecorder, lease: ShardLease, page: Page) -> None:
@@ -195,7 +244,7 @@ async def _connector(
         try:
             report = await run_worker(
                 coordinator=coordinator,
-                stores=FleetStores(findings, ledger, frontier),
+                stores=Stores(findings, ledger, frontier),
                 engine=engine,
                 plan=plan,
                 stop=stop,
