@@ -227,3 +227,55 @@ def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
     finally:
         for pool in pools.values():
             pool.close()
+
+
+def test_a_stopped_worker_releases_its_shards_and_another_finishes_the_run(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """SIGTERM sets `stop`: the shards in hand (one scanning, one committing
+    behind it) are released, not lost; a second worker completes the run."""
+    root = tree(tmp_path / "tree", 30)
+    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
+
+    async def scenario() -> None:
+        coordinator = InMemoryCoordinator()
+        store = MemoryDatastore()
+        policy = plan(engine).policy_hash
+        run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
+        await coordinator.create_run(
+            RunSpec(run_id, TENANT, policy, SourceKind.FS, str(root), "now"), shards
+        )
+        stop = asyncio.Event()
+        events, log = logged()
+
+        def stop_at_the_second_shard(event: str, **fields: object) -> None:
+            log(event, **fields)  # type: ignore[operator]
+            if [e for e, _ in events].count("worker.shard_acquired") == 2:
+                stop.set()
+
+        first = await run_worker(
+            coordinator=coordinator,
+            stores=Stores.one(store),
+            engine=engine,
+            plan=plan(engine, worker_id=1),
+            stop=stop,
+            log=stop_at_the_second_shard,
+        )
+        assert first.shards_scanned < len(shards)
+        outcomes = [f["outcome"] for e, f in events if e == "worker.shard_ended"]
+        assert "stopped" in outcomes and len(outcomes) == first.leases_seen
+        statuses = await coordinator.list_shards(run_id)
+        assert all(s.owner is None for s in statuses)  # nothing left held
+        second = await run_worker(
+            coordinator=coordinator,
+            stores=Stores.one(store),
+            engine=engine,
+            plan=plan(engine, worker_id=2),
+            stop=asyncio.Event(),
+            log=logged()[1],  # type: ignore[arg-type]
+        )
+        assert first.shards_scanned + second.shards_scanned == len(shards)
+        assert await fingerprints(store) == {f.fingerprint for f in local.findings}
+
+    asyncio.run(scenario())

@@ -86,9 +86,12 @@ class _Outcome(Enum):
 
 @dataclass(frozen=True, slots=True)
 class _End:
-    """The producer's last word: done, or the error that ended it."""
+    """The producer's last word: done, or the error that ended it; `halted` when
+    it stopped early on a halt (the shard is then not finished, even if no page
+    was left to refuse)."""
 
     error: BaseException | None
+    halted: bool = False
 
 
 class _Session:
@@ -314,7 +317,7 @@ class _ShardRun:
         def produce() -> None:
             try:
                 self._scan(already_done, frontier, submitted)
-                self.pages.put(_End(None))
+                self.pages.put(_End(None, halted=self.halt.is_set()))
             except BaseException as exc:
                 self.pages.put(_End(exc))
             finally:
@@ -391,6 +394,9 @@ class _ShardRun:
         while True:
             item = await asyncio.to_thread(self.pages.get)
             if isinstance(item, _End):
+                if outcome is None and item.halted:
+                    # Halted before any page was refused: stopped or lost, not done.
+                    outcome = _Outcome.STOPPED if self.worker._stop.is_set() else _Outcome.LOST
                 return outcome, item.error
             if outcome is not None:
                 continue
