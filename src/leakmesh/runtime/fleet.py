@@ -292,6 +292,8 @@ class _ShardRun:
             policy_hash=self.plan.policy_hash,
         )
         self.tips: dict[str, str] = {}
+        self.refused = False
+        """A write of this shard was refused by a fence or by etcd."""
 
     async def run(self, scanned: asyncio.Event) -> _Outcome:
         """Scan and commit the shard; `scanned` is set once its last batch is on
@@ -431,6 +433,7 @@ class _ShardRun:
             )
         except (StaleFence, LeaseLost) as exc:
             self.worker.stale_write_rejected(self.lease, exc, during="page_commit")
+            self.refused = True
             return _Outcome.LOST
         except (StoreError, CoordinatorUnavailable) as exc:
             self.worker._log(
@@ -468,7 +471,12 @@ class _ShardRun:
                     )
                 await session.complete(lease, progress=self.progress)
                 return _Outcome.COMPLETED
-            if outcome in (_Outcome.STOPPED, _Outcome.FAILED):
+            if outcome in (_Outcome.STOPPED, _Outcome.FAILED) or (
+                outcome is _Outcome.LOST and not self.refused
+            ):
+                # A loss seen only by this worker (its keepalive) is offered back
+                # too: etcd refuses it when the lease is really gone, and takes it
+                # back when the lease was still there.
                 await session.release(lease)
             return outcome
         except (StaleFence, LeaseLost) as exc:
