@@ -14,7 +14,8 @@ import pytest
 from leakmesh.coordination.memory import InMemoryCoordinator
 from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
 from leakmesh.engine.engine import Engine
-from leakmesh.runtime.fleet import WorkerPlan, run_worker
+from leakmesh.runtime.fleet import run_worker
+from leakmesh.runtime.fleet_plan import WorkerPlan
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs

@@ -23,7 +23,8 @@ from leakmesh.coordination.etcd import EtcdCoordinator
 from leakmesh.coordination.models import ShardLease
 from leakmesh.coordination.models import SourceKind as RunSource
 from leakmesh.engine.engine import Engine
-from leakmesh.runtime.fleet import WorkerPlan, run_worker
+from leakmesh.runtime.fleet import run_worker
+from leakmesh.runtime.fleet_plan import WorkerPlan
 from leakmesh.runtime.local_store import StoreTarget, scan_with_store
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
