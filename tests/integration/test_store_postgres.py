@@ -17,12 +17,9 @@ from leakmesh.store import postgres
 from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
 from leakmesh.store.migrate import MIGRATIONS_TABLE, MigrationPolicy, embedded_migrations
 from leakmesh.store.models import FindingQuery, LedgerStatus, ObservationContext
+from leakmesh.store.pg_boundary import unencrypted_remote_hosts, warn_if_unencrypted
 from leakmesh.store.pg_connections import PoolSize
-from leakmesh.store.postgres import (
-    PostgresDatastore,
-    unencrypted_remote_hosts,
-    warn_if_unencrypted,
-)
+from leakmesh.store.postgres import PostgresDatastore
 from leakmesh.store.protocols import Datastore
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,7 @@ here, with the DSN redacted and the password scrubbed from the driver's message.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import logging
-import os
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from leakmesh.store.dsn import redact
-from leakmesh.store.errors import SchemaError, StaleFence, StoreError, StoreUnavailable
+from leakmesh.store.errors import SchemaError, StaleFence, StoreError
 from leakmesh.store.migrate import (
     MIGRATIONS_TABLE,
     AppliedMigration,
@@ -43,6 +40,7 @@ from leakmesh.store.models import (
     TriageStatus,
     UpsertCounts,
 )
+from leakmesh.store.pg_boundary import dsn_password, translate, warn_if_unencrypted
 from leakmesh.store.pg_connections import (
     DEFAULT_POOL,
     Connection,
@@ -50,13 +48,11 @@ from leakmesh.store.pg_connections import (
     OneConnection,
     PooledConnections,
     PoolSize,
-    SourceClosed,
 )
 from leakmesh.store.queries import load_queries
 
 DIALECT = "postgresql"
 Q = load_queries(DIALECT)
-logger = logging.getLogger("leakmesh.store")
 
 T = TypeVar("T")
 Cursor = psycopg.AsyncCursor[TupleRow]
@@ -66,61 +62,8 @@ _UPSERT_CHUNK = 20_000
 """Rows per COPY inside one upsert transaction (bounds the temporary table)."""
 _WRITE_ATTEMPTS = 3
 _RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-_UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
-_PLAINTEXT_SSLMODES = frozenset({"", "disable", "allow", "prefer"})
 
 _OccurrenceKey = tuple[str, str, str, str, int, int, str, str]
-
-
-def unencrypted_remote_hosts(dsn: str, *, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The hosts of `dsn` that are not local and would be reached without requiring
-    TLS (sslmode absent, ``disable``, ``allow`` or ``prefer``); empty when there is
-    nothing to warn about. `environ` (default: the process environment) supplies
-    libpq's PGHOST / PGHOSTADDR / PGSSLMODE when the DSN leaves them out."""
-    env = os.environ if environ is None else environ
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error:
-        raise StoreError(f"invalid PostgreSQL DSN {redact(dsn)!r}") from None
-    sslmode = str(params.get("sslmode") or env.get("PGSSLMODE", "")).strip().lower()
-    if sslmode not in _PLAINTEXT_SSLMODES:
-        return []
-    hosts = str(params.get("host") or env.get("PGHOST", "")).split(",")
-    addrs = str(params.get("hostaddr") or env.get("PGHOSTADDR", "")).split(",")
-    remote = []
-    for i in range(max(len(hosts), len(addrs))):
-        host = hosts[i].strip() if i < len(hosts) else ""
-        addr = addrs[i].strip() if i < len(addrs) else ""
-        target = addr or host
-        if target and not _is_local(target):
-            remote.append(redact(host or addr))
-    return remote
-
-
-def warn_if_unencrypted(dsn: str, *, environ: Mapping[str, str] | None = None) -> bool:
-    """Log one warning (logger ``leakmesh.store``) when `dsn` reaches a non-local host
-    without requiring TLS; True when it did."""
-    hosts = unencrypted_remote_hosts(dsn, environ=environ)
-    if not hosts:
-        return False
-    logger.warning(
-        "PostgreSQL datastore host %s is not local and the DSN does not require TLS: "
-        "credentials and findings may cross the network unencrypted "
-        "(add sslmode=verify-full, or at least sslmode=require)",
-        ", ".join(hosts),
-    )
-    return True
-
-
-def _is_local(host: str) -> bool:
-    if host.startswith(("/", "@")):  # a unix socket directory, or an abstract socket
-        return True
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class PostgresDatastore:
@@ -128,7 +71,7 @@ class PostgresDatastore:
         self._connections = connections
         self._dsn = dsn
         self._where = f"PostgreSQL datastore {redact(dsn)}"
-        self._password = _password(dsn)
+        self._password = dsn_password(dsn)
         self._scopes: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
@@ -165,7 +108,7 @@ class PostgresDatastore:
         connect_args: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
         if "connect_timeout" not in params:
             connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
-        where, password = f"PostgreSQL datastore {redact(dsn)}", _password(dsn)
+        where, password = f"PostgreSQL datastore {redact(dsn)}", dsn_password(dsn)
         try:
             # One direct attempt first: an unreachable server fails at once with
             # libpq's reason, where a pool would retry until its timeout.
@@ -175,12 +118,12 @@ class PostgresDatastore:
             await first.close()
             return cls(await PooledConnections.open(dsn, size=pool, kwargs=connect_args), dsn)
         except psycopg.Error as exc:
-            raise _translate(exc, where, password) from None
+            raise translate(exc, where, password) from None
 
     # -- plumbing -----------------------------------------------------------------
 
     def _error(self, exc: psycopg.Error) -> StoreError:
-        return _translate(exc, self._where, self._password)
+        return translate(exc, self._where, self._password)
 
     async def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[TupleRow]:
         try:
@@ -502,32 +445,6 @@ def _key(o: OccurrenceRecord) -> _OccurrenceKey:
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _password(dsn: str) -> str:
-    try:
-        return str(conninfo_to_dict(dsn).get("password") or "")
-    except psycopg.Error:
-        return ""
-
-
-def _translate(exc: psycopg.Error, where: str, password: str) -> StoreError:
-    """The store error for a driver error: one line, no password."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    message = redact("; ".join(lines) or type(exc).__name__)
-    if password:
-        message = message.replace(password, "***")
-    if isinstance(exc, SourceClosed):
-        return StoreError(f"{where}: the datastore is closed")
-    state = exc.sqlstate or ""
-    # A pool's timeout is an OperationalError without a state, like a lost link.
-    unavailable = (
-        (isinstance(exc, psycopg.OperationalError) and not state)
-        or state.startswith("08")
-        or state in _UNAVAILABLE_STATES
-    )
-    cls = StoreUnavailable if unavailable else StoreError
-    return cls(f"{where}: {message}")
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
