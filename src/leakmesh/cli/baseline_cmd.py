@@ -9,7 +9,8 @@ from dataclasses import replace
 
 from leakmesh.cli.common import EXIT_CLEAN, UsageError, build_engine, resolve_engine_settings
 from leakmesh.cli.logs import log_event
-from leakmesh.cli.scan_cmd import add_scan_options, execute_scan, resolve_scan_settings
+from leakmesh.cli.scan_cmd import execute_scan
+from leakmesh.cli.scan_settings import add_scan_options, resolve_scan_settings
 from leakmesh.runtime.suppression import Baseline, baseline_document
 
 
