@@ -821,7 +821,8 @@ def dominates(
             + (
                 "the history walked"
                 if o.source == "git"
-                else "the whole tree walked and sorted per shard"
+                else "each shard's range walked in key order, pruned to the directories "
+                "that can hold it"
             )
             + ", scanning on a producer thread, pages committed in order), which the bench "
             f"does not split further. `run create` adds {o.create_s:.2f} s before all that."
@@ -829,32 +830,36 @@ def dominates(
     if trials:
         expired = [t.expired_s for t in trials if t.expired_s is not None]
         others = [t.others_first for t in trials]
+        gaps = [
+            t.taken_s - t.expired_s
+            for t in trials
+            if t.taken_s is not None and t.expired_s is not None
+        ]
         text = (
             f"Failover: the lease part is bounded by the TTL (owner key gone "
-            f"{min(expired):.2f}–{max(expired):.2f} s after the kill), but the surviving worker "
-            "takes an expired shard only when its fixed rotation "
-            "(`shards.acquisition_order`, which starts each worker at a worker-dependent "
-            "offset) reaches it; every free shard ahead of it comes first "
-            f"({min(others)}–{max(others)} shards here), so re-ownership follows how much of "
-            "the run lies between the two rotations, not the TTL: nothing prefers an "
-            "orphaned (active, ownerless) shard over a pending one."
+            f"{min(expired):.2f}–{max(expired):.2f} s after the kill); the survivor takes an "
+            "orphaned shard (active, ownerless) before any pending one "
+            "(`shards.candidates`), so the shard was re-owned at most "
+            f"{max(gaps, default=0.0):.2f} s after the lease expired; the "
+            f"{min(others)}–{max(others)} shards it took first were taken while the "
+            "victim's lease still held."
         )
         if adjacent:
             best = [t.taken_s for t in adjacent if t.taken_s is not None]
             if best:
                 text += (
-                    f" With {adjacent[0].shards} shards the two rotations start "
-                    f"{max(t.apart for t in adjacent)} shard(s) apart, nothing free is ahead "
-                    f"of the orphan, and re-ownership took {min(best):.2f}–{max(best):.2f} s, "
-                    "the lease expiry."
+                    f" With {adjacent[0].shards} shards and the two rotations "
+                    f"{max(t.apart for t in adjacent)} shard(s) apart, re-ownership took "
+                    f"{min(best):.2f}–{max(best):.2f} s."
                 )
         parts.append(text)
     if len(acquires) >= 2:
         big, small = max(acquires, key=lambda a: a.shards), min(acquires, key=lambda a: a.shards)
         big_p50, small_p50 = percentile(big.acquire_ms, 0.5), percentile(small.acquire_ms, 0.5)
         parts.append(
-            f"Acquire reads the run's whole shard prefix (spec, state and owner keys, every "
-            f"record JSON-decoded) before its transaction, so it grows with the run: p50 "
+            f"Acquire reads the run's whole shard prefix (spec, state and owner keys; every "
+            f"state decoded, only the taken shard's spec) before its transaction, so it grows "
+            f"with the run: p50 "
             f"{small_p50:.1f} ms at {small.shards:,} shards, {big_p50:.1f} ms at "
             f"{big.shards:,} ({big_p50 / small_p50:.1f}x for {big.shards / small.shards:.0f}x "
             f"the shards); one `list_shards` alone is p50 {percentile(big.list_ms, 0.5):.1f} ms "
