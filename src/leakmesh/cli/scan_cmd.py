@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -28,9 +29,9 @@ from leakmesh.cli.scan_settings import (
 )
 from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import Finding
-from leakmesh.runtime.local_store import StoreTarget, scan_with_store
+from leakmesh.runtime.local_store import IncrementalScan, StoreTarget, scan_with_store
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
-from leakmesh.runtime.scan_git import GitScanOptions, nothing_new, scan_git, scan_staged
+from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_git_since, scan_staged
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.stores import Stores
 from leakmesh.sources.git import GitError, HistoryOptions, open_repository, ref_tips
@@ -107,14 +108,14 @@ def execute_scan(
     show_progress = settings.progress == "always" or (
         settings.progress == "auto" and sys.stderr.isatty()
     )
-    # The frontier: ref tips a previous history scan covered (filled from the store).
-    scanned_tips: dict[str, str] = {}
     with Progress(enabled=show_progress) as progress:
         try:
             if settings.source == "fs":
                 target_repo = str(settings.path.resolve())
 
-                def scan(already_done: AlreadyDone | None) -> ScanResult:
+                def scan(
+                    already_done: AlreadyDone | None, covered: Mapping[str, str]
+                ) -> ScanResult:
                     return scan_fs(
                         settings.path,
                         engine=engine,
@@ -129,19 +130,21 @@ def execute_scan(
                 repo = open_repository(settings.path)
                 target_repo = str(repo.git_dir.resolve())
                 whole_history = settings.history == HistoryOptions() and not settings.staged
+                # The ref tips now: with a store, the walk starts where the last one ended.
                 tips = ref_tips(repo) if whole_history and settings.store else None
+                options = GitScanOptions(
+                    pool=settings.pool, history=settings.history, content=settings.content
+                )
 
-                def scan(already_done: AlreadyDone | None) -> ScanResult:
-                    history = settings.history
-                    options = GitScanOptions(
-                        pool=settings.pool, history=history, content=settings.content
-                    )
-                    if already_done is not None and tips is not None:
-                        covered = set(scanned_tips.values())
-                        if covered.issuperset(tips.values()):
-                            return nothing_new(engine=engine, options=options)
-                        options = replace(options, history=replace(history, exclude=tuple(covered)))
-                    run = scan_staged if settings.staged else scan_git
+                def scan(
+                    already_done: AlreadyDone | None, covered: Mapping[str, str]
+                ) -> ScanResult:
+                    if settings.staged:
+                        run = scan_staged
+                    elif tips is not None:
+                        run = partial(scan_git_since, covered=covered, tips=tips)
+                    else:
+                        run = scan_git
                     return run(
                         repo,
                         engine=engine,
@@ -152,11 +155,11 @@ def execute_scan(
                     )
 
             if settings.store is None:
-                result = scan(None)
+                result = scan(None, {})
             else:
                 policy = engine.policy_hash(settings.content.policy_options())
                 target = StoreTarget(settings.tenant, settings.source, target_repo, policy)
-                result = asyncio.run(_scan_with_store(settings, target, scan, tips, scanned_tips))
+                result = asyncio.run(_scan_with_store(settings, target, scan, tips))
         except GitError as exc:
             raise ConfigError(str(exc)) from None
         except StoreError as exc:
@@ -170,15 +173,12 @@ def execute_scan(
 async def _scan_with_store(
     settings: ScanSettings,
     target: StoreTarget,
-    scan: Callable[[AlreadyDone | None], ScanResult],
+    scan: IncrementalScan,
     tips: dict[str, str] | None,
-    scanned_tips: dict[str, str],
 ) -> ScanResult:
     assert settings.store is not None
     store = await open_datastore(settings.store, policy=settings.schema_policy)
     try:
-        if tips is not None:
-            scanned_tips.update(await store.tips(target.tenant, target.frontier_key))
         result, counts = await scan_with_store(Stores.one(store), target, scan, frontier_tips=tips)
     finally:
         await store.close()

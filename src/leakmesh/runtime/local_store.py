@@ -10,7 +10,7 @@ the git frontier.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from leakmesh.engine.finding import Finding
@@ -86,16 +86,25 @@ async def persist(
     return totals
 
 
+IncrementalScan = Callable[[AlreadyDone, Mapping[str, str]], ScanResult]
+"""A scan given the done-ledger's answer and the ref tips an earlier history scan
+under the same policy covered (empty for directories, or without a frontier)."""
+
+
 async def scan_with_store(
     stores: Stores,
     target: StoreTarget,
-    scan: Callable[[AlreadyDone], ScanResult],
+    scan: IncrementalScan,
     *,
     frontier_tips: dict[str, str] | None = None,
 ) -> tuple[ScanResult, UpsertCounts]:
     """Run `scan` with the ledger gate, then persist. `frontier_tips`, when given,
-    are the ref tips the history scan covered: recorded once everything else is."""
+    are the ref tips the history scan starts from: the tips recorded last time are
+    handed to `scan`, and these recorded once everything else is."""
     loop = asyncio.get_running_loop()
+    covered: Mapping[str, str] = {}
+    if frontier_tips is not None:
+        covered = await stores.frontier.tips(target.tenant, target.frontier_key)
     run_id = await stores.findings.start_run(
         tenant=target.tenant,
         policy_hash=target.policy_hash,
@@ -109,7 +118,7 @@ async def scan_with_store(
         )
         return {oid for oid, status in future.result().items() if status.final}
 
-    result = await asyncio.to_thread(scan, already_done)
+    result = await asyncio.to_thread(scan, already_done, covered)
     counts = await persist(stores, result, target, run_id=run_id)
     if frontier_tips:
         await stores.frontier.advance(target.tenant, target.frontier_key, frontier_tips)

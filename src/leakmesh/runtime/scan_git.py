@@ -8,7 +8,7 @@ process, classifies (binary, archives) and scans them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -261,6 +261,34 @@ def nothing_new(*, engine: Engine, options: GitScanOptions) -> ScanResult:
     collector.stats.commits_walked = 0
     collector.stats.blobs_scanned = 0
     return collector.result(engine.policy_hash(options.content.policy_options()))
+
+
+def scan_git_since(
+    repo: Repository,
+    *,
+    engine: Engine,
+    options: GitScanOptions,
+    covered: Mapping[str, str],
+    tips: Mapping[str, str],
+    on_findings: FindingsCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    already_done: AlreadyDone | None = None,
+) -> ScanResult:
+    """`scan_git` of what an earlier scan under the same policy left: `covered` are
+    the ref tips it recorded (the frontier), `tips` the refs now. Nothing at all
+    when every tip is covered, else the walk with the covered tips excluded."""
+    done = set(covered.values())
+    if done.issuperset(tips.values()):
+        return nothing_new(engine=engine, options=options)
+    history = replace(options.history, exclude=tuple(sorted(done)))
+    return scan_git(
+        repo,
+        engine=engine,
+        options=replace(options, history=history),
+        on_findings=on_findings,
+        on_progress=on_progress,
+        already_done=already_done,
+    )
 
 
 def scan_staged(

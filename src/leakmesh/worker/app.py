@@ -14,7 +14,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -25,14 +25,14 @@ from leakmesh.coordination.models import SourceKind as RunSource
 from leakmesh.engine.engine import Engine
 from leakmesh.runtime.fleet import run_worker
 from leakmesh.runtime.fleet_plan import WorkerPlan
-from leakmesh.runtime.local_store import StoreTarget, scan_with_store
+from leakmesh.runtime.local_store import IncrementalScan, StoreTarget, scan_with_store
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
-from leakmesh.runtime.scan_git import GitScanOptions, scan_git
+from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_git_since
 from leakmesh.runtime.shard_pages import Page, PageBudget
 from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.stores import Stores
-from leakmesh.sources.git import GitError, open_repository
+from leakmesh.sources.git import GitError, open_repository, ref_tips
 from leakmesh.store.errors import StoreError
 from leakmesh.store.factory import open_datastore
 from leakmesh.store.postgres import PostgresDatastore
@@ -91,15 +91,27 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
         except GitError as exc:
             raise ConfigError(str(exc)) from None
 
-    def scan(already_done: AlreadyDone | None) -> ScanResult:
-        if repo is not None:
-            options = GitScanOptions(pool=pool, content=content)
+    tips = ref_tips(repo) if repo is not None and config.findings_dsn is not None else None
+
+    def scan(already_done: AlreadyDone | None, covered: Mapping[str, str]) -> ScanResult:
+        if repo is None:
+            options_fs = LocalScanOptions(pool=pool, source=content)
+            return scan_fs(root, engine=engine, options=options_fs, already_done=already_done)
+        options = GitScanOptions(pool=pool, content=content)
+        if tips is None:
             return scan_git(repo, engine=engine, options=options, already_done=already_done)
-        options_fs = LocalScanOptions(pool=pool, source=content)
-        return scan_fs(root, engine=engine, options=options_fs, already_done=already_done)
+        # With a datastore the walk starts where the last one under this policy ended.
+        return scan_git_since(
+            repo,
+            engine=engine,
+            options=options,
+            covered=covered,
+            tips=tips,
+            already_done=already_done,
+        )
 
     if config.findings_dsn is None:
-        result = scan(None)
+        result = scan(None, {})
     else:
         target = StoreTarget(
             tenant=config.tenant_id,
@@ -107,7 +119,7 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
             repo=str((repo.git_dir if repo is not None else root).resolve()),
             policy_hash=engine.policy_hash(content.policy_options()),
         )
-        result = asyncio.run(_direct_with_stores(config, target, scan, log))
+        result = asyncio.run(_direct_with_stores(config, target, scan, tips, log))
     log(
         "worker.direct_summary",
         items_scanned=result.stats.items_scanned,
@@ -121,18 +133,20 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
 async def _direct_with_stores(
     config: WorkerConfig,
     target: StoreTarget,
-    scan: Callable[[AlreadyDone | None], ScanResult],
+    scan: IncrementalScan,
+    tips: dict[str, str] | None,
     log: JsonLog,
 ) -> ScanResult:
     assert config.findings_dsn is not None
     ledger_dsn = config.ledger_dsn or config.findings_dsn
+    frontier_dsn = config.git_kv_dsn or ledger_dsn
     opened: dict[str, Datastore] = {}
     try:
-        for dsn in (config.findings_dsn, ledger_dsn):
+        for dsn in (config.findings_dsn, ledger_dsn, frontier_dsn):
             if dsn not in opened:
                 opened[dsn] = await open_datastore(dsn, policy=config.schema_policy)
-        stores = Stores(opened[config.findings_dsn], opened[ledger_dsn], opened[ledger_dsn])
-        result, counts = await scan_with_store(stores, target, scan)
+        stores = Stores(opened[config.findings_dsn], opened[ledger_dsn], opened[frontier_dsn])
+        result, counts = await scan_with_store(stores, target, scan, frontier_tips=tips)
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
     finally:
