@@ -31,7 +31,7 @@ from leakmesh.runtime.pool import ScanPool
 from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate
 from leakmesh.runtime.shard_pages import Page, scan_fs_shard, scan_git_shard
 from leakmesh.runtime.stores import Stores
-from leakmesh.sources.git import GitError, existing_commits, open_repository, ref_tips
+from leakmesh.sources.git import GitError, open_repository, ref_tips
 from leakmesh.sources.mirrors import update_mirror
 from leakmesh.store.errors import StaleFence, StoreError
 from leakmesh.store.models import ObservationContext, ShardFence
@@ -192,9 +192,8 @@ class ShardRun:
         else:
             repo = open_repository(Path(spec.location))
         self.tips = ref_tips(repo)
-        history = replace(
-            plan.git.history, exclude=tuple(existing_commits(repo, frontier.values()))
-        )
+        # The walk drops tips the repository no longer has (see existing_commits).
+        history = replace(plan.git.history, exclude=tuple(frontier.values()))
         scan_git_shard(
             repo,
             spec,
