@@ -58,7 +58,7 @@ class Matcher:
     def ensure_cached(cls, *, ruleset: Ruleset, anchor_mode: AnchorMode, cache_dir: Path) -> None:
         """Compile the database into `cache_dir` unless it is there already, without
         keeping it: for a process whose forked workers each load their own."""
-        if not (cache_dir / f"hsdb-{database_key(ruleset)}.bin").is_file():
+        if not database_path(cache_dir, database_key(ruleset)).is_file():
             cls(ruleset=ruleset, anchor_mode=anchor_mode, cache_dir=cache_dir)
 
     def _expressions(self) -> tuple[list[bytes], list[int], list[int]]:
@@ -90,7 +90,7 @@ class Matcher:
     def _load_or_compile(self, cache_dir: Path | None) -> hyperscan.Database:
         if cache_dir is None:
             return self._compile()
-        path = cache_dir / f"hsdb-{self.cache_key}.bin"  # as in ensure_cached
+        path = database_path(cache_dir, self.cache_key)
         with contextlib.suppress(OSError, hyperscan.error):
             return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
         database = self._compile()
@@ -129,6 +129,10 @@ class Matcher:
         if self.whole_buffer[rule_index]:
             return [(0, size)]
         return windows(ends, self.ruleset.rules[rule_index].max_width, size)
+
+
+def database_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / f"hsdb-{key}.bin"
 
 
 def database_key(ruleset: Ruleset) -> str:

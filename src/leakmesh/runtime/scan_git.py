@@ -254,7 +254,7 @@ def scan_git(
     return _finish(collector, engine=engine, options=options, on_findings=on_findings)
 
 
-def nothing_new(*, engine: Engine, options: GitScanOptions) -> ScanResult:
+def _nothing_new(*, engine: Engine, options: GitScanOptions) -> ScanResult:
     """The result of a history scan when an earlier scan covered every ref tip:
     nothing new is reachable, so no git walk and no worker is started."""
     collector = Collector(on_findings=None, on_progress=None)
@@ -279,7 +279,7 @@ def scan_git_since(
     when every tip is covered, else the walk with the covered tips excluded."""
     done = set(covered.values())
     if done.issuperset(tips.values()):
-        return nothing_new(engine=engine, options=options)
+        return _nothing_new(engine=engine, options=options)
     history = replace(options.history, exclude=tuple(sorted(done)))
     return scan_git(
         repo,
