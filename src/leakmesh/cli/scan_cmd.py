@@ -33,11 +33,10 @@ from leakmesh.runtime.local_store import IncrementalScan, StoreTarget, scan_with
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_git_since, scan_staged
 from leakmesh.runtime.stats import ScanResult
-from leakmesh.runtime.stores import Stores
+from leakmesh.runtime.stores import open_stores
 from leakmesh.sources.git import GitError, HistoryOptions, open_repository, ref_tips
 from leakmesh.store.dsn import redact
 from leakmesh.store.errors import StoreError
-from leakmesh.store.factory import open_datastore
 from leakmesh.worker.settings import ConfigError
 
 
@@ -176,15 +175,15 @@ async def _scan_with_store(
     scan: IncrementalScan,
     tips: dict[str, str] | None,
 ) -> ScanResult:
-    assert settings.store is not None
-    store = await open_datastore(settings.store, policy=settings.schema_policy)
-    try:
-        result, counts = await scan_with_store(Stores.one(store), target, scan, frontier_tips=tips)
-    finally:
-        await store.close()
+    dsn = settings.store
+    assert dsn is not None
+    async with open_stores(
+        findings=dsn, ledger=dsn, frontier=dsn, policy=settings.schema_policy
+    ) as stores:
+        result, counts = await scan_with_store(stores, target, scan, frontier_tips=tips)
     log_event(
         "store.persisted",
-        store=redact(settings.store),
+        store=redact(dsn),
         findings_new=counts.findings,
         occurrences_new=counts.occurrences,
         observations_new=counts.observations,

@@ -4,8 +4,12 @@ for each)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from leakmesh.store.factory import open_datastore
+from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.protocols import Datastore, DoneLedger, FindingsStore, GitFrontier
 
 
@@ -25,3 +29,20 @@ class Stores:
         for store in (self.findings, self.ledger, self.frontier):
             found.setdefault(id(store), store)
         return list(found.values())
+
+
+@asynccontextmanager
+async def open_stores(
+    *, findings: str, ledger: str, frontier: str, policy: MigrationPolicy
+) -> AsyncIterator[Stores]:
+    """The three roles from their DSNs, each database opened once, all closed
+    on the way out."""
+    opened: dict[str, Datastore] = {}
+    try:
+        for dsn in (findings, ledger, frontier):
+            if dsn not in opened:
+                opened[dsn] = await open_datastore(dsn, policy=policy)
+        yield Stores(opened[findings], opened[ledger], opened[frontier])
+    finally:
+        for store in opened.values():
+            await store.close()

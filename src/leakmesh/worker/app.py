@@ -31,12 +31,10 @@ from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_git_since
 from leakmesh.runtime.shard_pages import Page, PageBudget
 from leakmesh.runtime.stats import ScanResult
-from leakmesh.runtime.stores import Stores
+from leakmesh.runtime.stores import Stores, open_stores
 from leakmesh.sources.git import GitError, open_repository, ref_tips
 from leakmesh.store.errors import StoreError
-from leakmesh.store.factory import open_datastore
 from leakmesh.store.postgres import PostgresDatastore
-from leakmesh.store.protocols import Datastore
 from leakmesh.worker.config import WorkerConfig
 from leakmesh.worker.engine_settings import build_engine
 from leakmesh.worker.logs import JsonLog
@@ -139,19 +137,16 @@ async def _direct_with_stores(
 ) -> ScanResult:
     assert config.findings_dsn is not None
     ledger_dsn = config.ledger_dsn or config.findings_dsn
-    frontier_dsn = config.git_kv_dsn or ledger_dsn
-    opened: dict[str, Datastore] = {}
     try:
-        for dsn in (config.findings_dsn, ledger_dsn, frontier_dsn):
-            if dsn not in opened:
-                opened[dsn] = await open_datastore(dsn, policy=config.schema_policy)
-        stores = Stores(opened[config.findings_dsn], opened[ledger_dsn], opened[frontier_dsn])
-        result, counts = await scan_with_store(stores, target, scan, frontier_tips=tips)
+        async with open_stores(
+            findings=config.findings_dsn,
+            ledger=ledger_dsn,
+            frontier=config.git_kv_dsn or ledger_dsn,
+            policy=config.schema_policy,
+        ) as stores:
+            result, counts = await scan_with_store(stores, target, scan, frontier_tips=tips)
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
-    finally:
-        for store in opened.values():
-            await store.close()
     log(
         "worker.direct_persisted",
         findings_new=counts.findings,
