@@ -1,13 +1,16 @@
-"""Helpers shared by the test suites: realistic canary secrets and CLI runs."""
+"""Helpers shared by the test suites: realistic canary secrets, CLI runs and
+small git repositories."""
 
 from __future__ import annotations
 
 import binascii
+import json
 import os
 import random
 import string
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -43,3 +46,28 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def new_git_repo(repo: Path) -> Callable[..., None]:
+    """`git init` a repository at `repo` (branch main); returns `git(*args)` that
+    runs there as one fixed author, raising on failure."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "A",
+        "GIT_AUTHOR_EMAIL": "a@example.org",
+        "GIT_COMMITTER_NAME": "A",
+        "GIT_COMMITTER_EMAIL": "a@example.org",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+
+    repo.mkdir(parents=True, exist_ok=True)
+    git("init", "-q", "-b", "main")
+    return git
+
+
+def direct_summary(logged: str) -> dict[str, int]:
+    """The `worker.direct_summary` event in a direct-mode worker's output."""
+    [line] = [x for x in logged.splitlines() if '"worker.direct_summary"' in x]
+    return json.loads(line)  # type: ignore[no-any-return]

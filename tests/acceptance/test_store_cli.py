@@ -4,13 +4,11 @@ and no raw secret in the datastore (SQLite here; PostgreSQL: tests/integration).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from support import github_token, run_cli
+from support import github_token, new_git_repo, run_cli
 
 CANARY = github_token(41)
 SECOND = github_token(42)
@@ -49,21 +47,7 @@ def test_fs_rescan_skips_everything_already_scanned(tmp_path: Path, env: dict[st
 
 def test_git_rescan_walks_only_new_commits(tmp_path: Path, env: dict[str, str]) -> None:
     repo = tmp_path / "repo"
-    repo.mkdir()
-    git_env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "A",
-        "GIT_AUTHOR_EMAIL": "a@example.org",
-        "GIT_COMMITTER_NAME": "A",
-        "GIT_COMMITTER_EMAIL": "a@example.org",
-    }
-
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-C", str(repo), *args], env=git_env, check=True, capture_output=True
-        )
-
-    git("init", "-q", "-b", "main")
+    git = new_git_repo(repo)
     (repo / "a.env").write_text(f"TOKEN={CANARY}\n")
     git("add", ".")
     git("commit", "-q", "-m", "one")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support import github_token, run_cli
+from support import direct_summary, github_token, new_git_repo, run_cli
 
 KEY_CANARY = "5ec7e75ec7e7" * 5 + "abcd"  # a valid 32-byte hex key
 PASSWORD_CANARY = "PwCanary-7Qx9"
@@ -137,16 +137,12 @@ def test_direct_worker_with_the_local_backend_uses_an_embedded_datastore(tmp_pat
     (tree / "a.env").write_text(f"TOKEN={github_token(61)}\n")
     args = ("worker", "--mode=direct", "fs", str(tree))
 
-    def summary(out: str) -> dict[str, int]:
-        [line] = [x for x in out.splitlines() if '"worker.direct_summary"' in x]
-        return json.loads(line)  # type: ignore[no-any-return]
-
     first = run_cli(*args, env=env)
     assert first.returncode == 1, first.stderr
-    assert summary(first.stdout + first.stderr)["findings"] == 1
+    assert direct_summary(first.stdout + first.stderr)["findings"] == 1
     second = run_cli(*args, env=env)
     assert second.returncode == 0, second.stderr
-    assert summary(second.stdout + second.stderr)["items_skipped"] == 1
+    assert direct_summary(second.stdout + second.stderr)["items_skipped"] == 1
     listed = run_cli("findings", "list", f"--store={store}", "--format=json", env=env)
     assert len(json.loads(listed.stdout)["findings"]) == 1
 
@@ -155,25 +151,8 @@ def test_direct_worker_on_git_starts_where_the_last_run_ended(tmp_path: Path) ->
     """With a datastore, a direct git scan records the ref tips it covered: run
     again with no new commit, it walks nothing (nothing scanned, nothing even
     skipped by the ledger); after a commit, only the new blob."""
-    import os
-    import subprocess
-
     repo = tmp_path / "repo"
-    repo.mkdir()
-    git_env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "A",
-        "GIT_AUTHOR_EMAIL": "a@example.org",
-        "GIT_COMMITTER_NAME": "A",
-        "GIT_COMMITTER_EMAIL": "a@example.org",
-    }
-
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-C", str(repo), *args], env=git_env, check=True, capture_output=True
-        )
-
-    git("init", "-q", "-b", "main")
+    git = new_git_repo(repo)
     (repo / "a.env").write_text(f"TOKEN={github_token(71)}\n")
     git("add", ".")
     git("commit", "-q", "-m", "one")
@@ -181,18 +160,14 @@ def test_direct_worker_on_git_starts_where_the_last_run_ended(tmp_path: Path) ->
     env = {"LEAKMESH_CACHE_DIR": str(tmp_path / "cache"), "LEAKMESH_FINDINGS_DSN": store}
     args = ("worker", "--mode=direct", "git", str(repo))
 
-    def summary(out: str) -> dict[str, int]:
-        [line] = [x for x in out.splitlines() if '"worker.direct_summary"' in x]
-        return json.loads(line)  # type: ignore[no-any-return]
-
     first = run_cli(*args, env=env)
-    assert first.returncode == 1 and summary(first.stdout + first.stderr)["findings"] == 1
+    assert first.returncode == 1 and direct_summary(first.stdout + first.stderr)["findings"] == 1
     proc = run_cli(*args, env=env)
-    again = summary(proc.stdout + proc.stderr)
+    again = direct_summary(proc.stdout + proc.stderr)
     assert again["items_scanned"] == 0 and again["items_skipped"] == 0
     (repo / "b.txt").write_text("nothing here\n")
     git("add", ".")
     git("commit", "-q", "-m", "two")
     proc = run_cli(*args, env=env)
-    third = summary(proc.stdout + proc.stderr)
+    third = direct_summary(proc.stdout + proc.stderr)
     assert third["items_scanned"] == 1 and third["items_skipped"] == 0

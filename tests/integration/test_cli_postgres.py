@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from support import github_token, run_cli
+from support import direct_summary, github_token, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -89,17 +89,13 @@ def test_direct_worker_with_the_production_backend_persists_and_rescans(
     (tree / "a.env").write_text(f"TOKEN={CANARY}\n")
     args = ("worker", "--mode=direct", "--backend=production", "fs", str(tree))
 
-    def summary(proc_stdout: str) -> dict:  # type: ignore[type-arg]
-        [line] = [x for x in proc_stdout.splitlines() if '"worker.direct_summary"' in x]
-        return json.loads(line)  # type: ignore[no-any-return]
-
     first = run_cli(*args, env=env)
     assert first.returncode == 1, first.stderr
     logged = first.stdout + first.stderr
-    assert summary(logged)["items_scanned"] == 1 and summary(logged)["findings"] == 1
+    assert direct_summary(logged)["items_scanned"] == 1 and direct_summary(logged)["findings"] == 1
     listed = run_cli("findings", "list", f"--store={pg_dsn}", "--format=json", env=env)
     assert [f["rule_id"] for f in json.loads(listed.stdout)["findings"]] == ["github-pat-classic"]
     second = run_cli(*args, env=env)
     logged = second.stdout + second.stderr
-    assert second.returncode == 0 and summary(logged)["items_skipped"] == 1
+    assert second.returncode == 0 and direct_summary(logged)["items_skipped"] == 1
     assert CANARY not in logged

@@ -64,6 +64,18 @@ def plan(engine: Engine, **changes: object) -> WorkerPlan:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+def worker_pools(engine: Engine, *, started: bool) -> dict[int, ScanPool]:
+    """As the worker command does when `started`: one process pool per worker,
+    forked before the event loop and reused for all its shards (each process
+    keeps its own git reader)."""
+    options = PoolOptions(jobs=2, executor=ExecutorKind.PROCESS)
+    pools = {w: ScanPool(engine=engine, options=options) for w in (1, 2)}
+    if started:
+        for pool in pools.values():
+            pool.start()
+    return pools
+
+
 async def fingerprints(store: MemoryDatastore) -> set[str]:
     return {f.fingerprint for f in await store.list_findings(FindingQuery(TENANT))}
 
@@ -76,13 +88,7 @@ def test_two_workers_share_a_filesystem_run_and_match_a_local_scan(
     shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=7))
     assert len(shards) == 5
     local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
-    # As the worker command does: processes forked before the event loop, one
-    # pool per worker reused for all its shards.
-    options = PoolOptions(jobs=2, executor=ExecutorKind.PROCESS)
-    pools = {w: ScanPool(engine=engine, options=options) for w in (1, 2)}
-    if shared_pool:
-        for pool in pools.values():
-            pool.start()
+    pools = worker_pools(engine, started=shared_pool)
 
     async def scenario() -> None:
         coordinator = InMemoryCoordinator()
@@ -188,13 +194,7 @@ def test_a_git_run_split_by_blob_ranges_finds_what_a_local_scan_finds(
     local = scan_git(repository, engine=engine, options=GitScanOptions(pool=PoolOptions(jobs=1)))
     shards = plan_git([str(repo_dir)], options=PlanOptions(blob_ranges=3))
     assert len(shards) == 3
-    # As the worker command does: one process pool per worker, forked first,
-    # scanning every shard (each process keeps its own git reader).
-    options = PoolOptions(jobs=2, executor=ExecutorKind.PROCESS)
-    pools = {w: ScanPool(engine=engine, options=options) for w in (1, 2)}
-    if shared_pool:
-        for pool in pools.values():
-            pool.start()
+    pools = worker_pools(engine, started=shared_pool)
 
     async def scenario() -> None:
         coordinator = InMemoryCoordinator()
