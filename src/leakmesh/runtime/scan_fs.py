@@ -130,16 +130,16 @@ class LedgerGate:
 
     def __init__(self, options: FsSourceOptions) -> None:
         self._options = options
-        self.backoff = LedgerBackoff()
+        self._backoff = LedgerBackoff()
 
     def pass_through(
         self, batch: list[FileEntry], skipped: list[Skipped], already_done: AlreadyDone | None
     ) -> list[FileEntry]:
         """The files of `batch` to scan; those left out are added to `skipped`."""
-        if already_done is None or not batch or not self.backoff.should_ask():
+        if already_done is None or not batch or not self._backoff.should_ask():
             return batch
         kept = not_done(batch, self._options, already_done, skipped)
-        self.backoff.answered(asked=len(batch), known=len(batch) - len(kept))
+        self._backoff.answered(asked=len(batch), known=len(batch) - len(kept))
         return kept
 
 
