@@ -26,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run as fsbench  # noqa: E402  the report
 
 from leakmesh.engine.engine import Engine, EngineOptions  # noqa: E402
 from leakmesh.engine.rules import load_builtin_rules  # noqa: E402
@@ -130,11 +133,7 @@ def main() -> int:
         lines += [*executors(args.tree, args.repeat), ""]
     if (args.repo / "HEAD").exists() or (args.repo / ".git").exists():
         lines += [*blob_readers(args.repo, args.repeat), ""]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_append:
-        with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as handle:
-            handle.write("\n" + text + "\n")
+    fsbench.publish("\n".join(lines), append=not args.no_append)
     return 0
 
 

@@ -824,6 +824,14 @@ def write_details(
     return path
 
 
+def publish(text: str, *, append: bool) -> None:
+    """Print a bench's report and, with `append`, add it to BENCHMARKS.md."""
+    print(text)
+    if append:
+        with BENCHMARKS_MD.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + text + "\n")
+
+
 def append_benchmarks(sections: list[str], versions: dict[str, str], repeat: int) -> None:
     new_file = not BENCHMARKS_MD.exists()
     with BENCHMARKS_MD.open("a", encoding="utf-8") as fh:

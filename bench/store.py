@@ -198,11 +198,7 @@ def main() -> int:
         "|---|---|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_append:
-        with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as handle:
-            handle.write("\n" + text + "\n")
+    fsbench.publish("\n".join(lines), append=not args.no_append)
     return 0
 
 
