@@ -25,8 +25,9 @@
 3. Shard acquire latency: a run of N shards made in-process with
    `EtcdCoordinator.create_run`; one session (kept alive as a worker's is)
    acquires and completes every shard in turn; p50/p99 of `acquire` and
-   `complete`, and of one `list_shards` (the read every acquire starts with),
-   for each N in `--shards`.
+   `complete`, and of one `list_shards` (the run's every key: what `run status`
+   reads, and what acquire read before the open-shard index), for each N in
+   `--shards`.
 
 PostgreSQL and etcd come from the Debian packages, started as the integration
 tests start them (tests/integration/pg_server.py, etcd_server.py). `--keep`
@@ -857,13 +858,15 @@ def dominates(
         big, small = max(acquires, key=lambda a: a.shards), min(acquires, key=lambda a: a.shards)
         big_p50, small_p50 = percentile(big.acquire_ms, 0.5), percentile(small.acquire_ms, 0.5)
         parts.append(
-            f"Acquire reads the run's whole shard prefix (spec, state and owner keys; every "
-            f"state decoded, only the taken shard's spec) before its transaction, so it grows "
-            f"with the run: p50 "
-            f"{small_p50:.1f} ms at {small.shards:,} shards, {big_p50:.1f} ms at "
-            f"{big.shards:,} ({big_p50 / small_p50:.1f}x for {big.shards / small.shards:.0f}x "
-            f"the shards); one `list_shards` alone is p50 {percentile(big.list_ms, 0.5):.1f} ms "
-            f"at {big.shards:,}."
+            f"Acquire reads only the open-shard and owner index (`index/open/`, `index/owner/`: "
+            f"one key per pending or active shard, one per owned shard), then the state and "
+            f"spec of the shard it tries, then its transaction: 3 requests. The index shrinks "
+            f"as shards are done, so a run's acquires get cheaper as it goes; in this loop the "
+            f"open set goes from all shards to none. p50 {small_p50:.1f} ms at "
+            f"{small.shards:,} shards, {big_p50:.1f} ms at {big.shards:,} "
+            f"({big_p50 / small_p50:.1f}x for {big.shards / small.shards:.0f}x the shards); "
+            f"one `list_shards` (every key of the run, as `run status` reads) is p50 "
+            f"{percentile(big.list_ms, 0.5):.1f} ms at {big.shards:,}."
         )
     return " ".join(parts)
 

@@ -254,3 +254,38 @@ class CoordinatorContract:
             await coordinator.close()
 
         run(scenario())
+
+    def test_a_run_is_complete_once_every_shard_is_done_or_parked(
+        self, coordination: CoordinationKit
+    ) -> None:
+        async def scenario() -> None:
+            coordinator = await coordination.coordinator()
+            await coordinator.create_run(a_run(1), shards(3))
+            await coordinator.create_run(a_run(2), [])
+            with pytest.raises(UnknownRun):
+                await coordinator.is_complete(9)
+            assert not await coordinator.is_complete(2), "a run without shards is not complete"
+            session = await coordinator.open_session(worker_id=1, ttl_s=TTL_S)
+            first, second, third = [await session.acquire(1) for _ in range(3)]
+            assert first and second and third
+            assert await session.acquire(1) is None
+            await session.complete(first, progress=Progress(items=1))
+            await session.park(second, reason="unreachable")
+            assert not await coordinator.is_complete(1), "one shard still active"
+            await session.release(third)
+            assert not await coordinator.is_complete(1), "one shard pending again"
+            again = await session.acquire(1)
+            assert again is not None and again.spec == third.spec
+            assert await session.acquire(1) is None, "done and parked shards stay closed"
+            await session.complete(again, progress=Progress(items=1))
+            assert await coordinator.is_complete(1)
+            states = {s.spec.shard_id: s.record.state for s in await coordinator.list_shards(1)}
+            assert states == {
+                first.spec.shard_id: ShardState.DONE,
+                second.spec.shard_id: ShardState.PARKED,
+                third.spec.shard_id: ShardState.DONE,
+            }
+            await session.close()
+            await coordinator.close()
+
+        run(scenario())

@@ -2,16 +2,22 @@
 
 Layout under the namespace (SPEC §6)::
 
-    <ns>/runs/<run id, 20 digits>/meta                   RunSpec (written last)
-    <ns>/runs/<run id>/shards/<shard id>/spec            ShardSpec (never changes)
-    <ns>/runs/<run id>/shards/<shard id>/state           ShardRecord: state, fence, cursor
-    <ns>/runs/<run id>/shards/<shard id>/owner           lease token, bound to the owner's lease
+    <ns>/meta/<run id, 20 digits>                  RunSpec (written last)
+    <ns>/runs/<run id>/shards/<shard id>/spec      ShardSpec (never changes)
+    <ns>/runs/<run id>/shards/<shard id>/state     ShardRecord: state, fence, cursor
+    <ns>/runs/<run id>/index/open/<shard id>       "pending" or "active"; gone when done or parked
+    <ns>/runs/<run id>/index/owner/<shard id>      lease token, bound to the owner's lease
 
-A shard is owned while its owner key exists: etcd deletes the key when the
-owner's lease expires. Acquire is one transaction (owner key absent and state
-unchanged since read → owner key under my lease, fence + 1); every later write is
-a transaction comparing the owner key's value with my token, so a worker whose
-lease expired, or whose shard another worker took, writes nothing.
+The two `index/` families are what acquiring reads (in one request): only the
+shards still open and their owners, however many shards the run has done. Every
+transaction that moves a shard's state writes its open key too. A shard is owned
+while its owner key exists: etcd deletes the key when the owner's lease expires,
+so an `active` open key without an owner is an orphan. Acquire is one
+transaction (owner key absent and state unchanged since read → owner key under
+my lease, fence + 1); every later write is a transaction comparing the owner
+key's value with my token, so a worker whose lease expired, or whose shard
+another worker took, writes nothing. Run metadata has its own prefix so that
+listing runs reads no shard.
 
 aetcd errors are translated here into `CoordinationError`s.
 """
@@ -26,6 +32,7 @@ from typing import Any
 
 import aetcd
 import aetcd.exceptions
+import aetcd.utils
 
 from leakmesh.coordination.errors import (
     CoordinationError,
@@ -44,7 +51,7 @@ from leakmesh.coordination.models import (
     ShardStatus,
     record_state,
 )
-from leakmesh.coordination.shards import candidates, claimed, lease_token
+from leakmesh.coordination.shards import OPEN_STATES, candidates, claimed, lease_token
 
 DEFAULT_RPC_TIMEOUT_S = 5
 _REGISTER_CONCURRENCY = 16
@@ -74,14 +81,14 @@ async def _translated(what: str) -> AsyncIterator[None]:
 class _Keys:
     namespace: bytes
 
-    def runs(self) -> bytes:
-        return self.namespace + b"/runs/"
-
-    def run(self, run_id: int) -> bytes:
-        return self.runs() + f"{run_id:020d}".encode()
+    def metas(self) -> bytes:
+        return self.namespace + b"/meta/"
 
     def meta(self, run_id: int) -> bytes:
-        return self.run(run_id) + b"/meta"
+        return self.metas() + f"{run_id:020d}".encode()
+
+    def run(self, run_id: int) -> bytes:
+        return self.namespace + f"/runs/{run_id:020d}".encode()
 
     def shards(self, run_id: int) -> bytes:
         return self.run(run_id) + b"/shards/"
@@ -89,16 +96,23 @@ class _Keys:
     def shard(self, run_id: int, shard_id: str, part: str) -> bytes:
         return self.shards(run_id) + f"{shard_id}/{part}".encode()
 
+    def index(self, run_id: int, family: str = "") -> bytes:
+        """`index/` (both families) or `index/<family>/`."""
+        return self.run(run_id) + (f"/index/{family}/" if family else "/index/").encode()
+
+    def open(self, run_id: int, shard_id: str) -> bytes:
+        return self.index(run_id, "open") + shard_id.encode()
+
+    def owner(self, run_id: int, shard_id: str) -> bytes:
+        return self.index(run_id, "owner") + shard_id.encode()
+
 
 @dataclass(slots=True)
 class _ShardView:
-    """A shard's keys as read, decoded on demand: acquire decodes the state of
-    every shard but the spec of the one it takes."""
+    """A shard's spec and state keys as read."""
 
     raw_spec: bytes = b""
     raw_state: bytes = b""
-    state_revision: int = 0
-    owner: bytes | None = None
 
     @property
     def spec(self) -> ShardSpec:
@@ -107,9 +121,6 @@ class _ShardView:
     @property
     def record(self) -> ShardRecord:
         return ShardRecord.from_json(self.raw_state)
-
-
-_TAKEABLE = (ShardState.PENDING, ShardState.ACTIVE)
 
 
 class EtcdCoordinator:
@@ -175,12 +186,16 @@ class EtcdCoordinator:
         async def register(spec: ShardSpec) -> None:
             spec_key = self._keys.shard(run_id, spec.shard_id, "spec")
             state_key = self._keys.shard(run_id, spec.shard_id, "state")
+            record = ShardRecord()
             async with limit, _translated("register shards"):
                 await self._client.transaction(
                     compare=[txn.version(spec_key) == 0],
                     success=[
                         txn.put(spec_key, spec.to_json()),
-                        txn.put(state_key, ShardRecord().to_json()),
+                        txn.put(state_key, record.to_json()),
+                        txn.put(
+                            self._keys.open(run_id, spec.shard_id), record.state.value.encode()
+                        ),
                     ],
                     failure=[],
                 )
@@ -196,33 +211,67 @@ class EtcdCoordinator:
 
     async def list_runs(self) -> list[RunSpec]:
         async with _translated("list runs"):
-            found = await self._client.get_prefix(self._keys.runs())
-        return [RunSpec.from_json(kv.value) for kv in found if kv.key.endswith(b"/meta")]
+            found = await self._client.get_prefix(self._keys.metas())
+        return [RunSpec.from_json(kv.value) for kv in found]
 
-    async def _views(self, run_id: int) -> dict[str, _ShardView]:
-        prefix = self._keys.shards(run_id)
-        async with _translated("list shards"):
-            found = await self._client.get_prefix(prefix)
-        views: dict[str, _ShardView] = {}
-        for kv in found:
-            shard_id, _, part = kv.key[len(prefix) :].decode().rpartition("/")
-            view = views.setdefault(shard_id, _ShardView())
-            if part == "spec":
-                view.raw_spec = kv.value
-            elif part == "state":
-                view.raw_state = kv.value
-                view.state_revision = kv.mod_revision
-            elif part == "owner":
-                view.owner = kv.value
-        return {k: v for k, v in views.items() if v.raw_spec and v.raw_state}
+    async def _read(
+        self, *prefixes: bytes, what: str, exact: bool = False
+    ) -> list[list[tuple[bytes, bytes, int]]]:
+        """(key after its prefix, value, mod revision) under each prefix (or of each
+        key, when `exact`), all read at one revision in one request."""
+        txn = self._client.transactions
+        async with _translated(what):
+            _, replies = await self._client.transaction(
+                compare=[],
+                success=[
+                    txn.get(prefix, None if exact else aetcd.utils.prefix_range_end(prefix))
+                    for prefix in prefixes
+                ],
+                failure=[],
+            )
+        return [
+            [(kv.key[len(prefix) :], value, kv.mod_revision) for value, kv in reply]
+            for prefix, reply in zip(prefixes, replies, strict=True)
+        ]
 
     async def list_shards(self, run_id: int) -> list[ShardStatus]:
         await self.get_run(run_id)
-        statuses = []
-        for _shard_id, view in sorted((await self._views(run_id)).items()):
-            owner = _owner_worker(view.owner) if view.owner is not None else None
-            statuses.append(ShardStatus(run_id, view.spec, view.record, owner))
-        return statuses
+        shards, owners = await self._read(
+            self._keys.shards(run_id), self._keys.index(run_id, "owner"), what="list shards"
+        )
+        views: dict[str, _ShardView] = {}
+        for key, value, _ in shards:
+            shard_id, _, part = key.decode().rpartition("/")
+            view = views.setdefault(shard_id, _ShardView())
+            if part == "spec":
+                view.raw_spec = value
+            elif part == "state":
+                view.raw_state = value
+        owner_of = {key.decode(): _owner_worker(value) for key, value, _ in owners}
+        return [
+            ShardStatus(run_id, view.spec, view.record, owner_of.get(shard_id))
+            for shard_id, view in sorted(views.items())
+            if view.raw_spec and view.raw_state
+        ]
+
+    async def _open_shards(self, run_id: int) -> tuple[dict[str, ShardState], set[str]]:
+        """The run's open shards with their state, and the shards owned now."""
+        opened, owners = await self._read(
+            self._keys.index(run_id, "open"), self._keys.index(run_id, "owner"), what="acquire"
+        )
+        states = {key.decode(): ShardState(value.decode()) for key, value, _ in opened}
+        return states, {key.decode() for key, _, _ in owners}
+
+    async def is_complete(self, run_id: int) -> bool:
+        await self.get_run(run_id)
+        async with _translated("run completion"):
+            still_open = await self._client.get_prefix(
+                self._keys.index(run_id, "open"), keys_only=True
+            )
+            if still_open:
+                return False
+            shards = await self._client.get_prefix(self._keys.shards(run_id), keys_only=True)
+        return bool(shards)
 
     async def open_session(self, *, worker_id: int, ttl_s: int) -> EtcdSession:
         async with _translated("grant lease"):
@@ -232,43 +281,60 @@ class EtcdCoordinator:
     # -- used by sessions -------------------------------------------------------------
 
     async def _acquire(self, session: EtcdSession, run_id: int) -> ShardLease | None:
-        await self.get_run(run_id)
-        views = await self._views(run_id)
-        txn = self._client.transactions
-        # Only shards that may be taken are decoded: in a long run most are done.
-        records = {k: v.record for k, v in views.items() if record_state(v.raw_state) in _TAKEABLE}
-        owned = {shard_id for shard_id, view in views.items() if view.owner is not None}
-        for shard_id in candidates(records, owned, session.worker_id):
-            view = views[shard_id]
-            taken = claimed(records[shard_id], session.worker_id)
-            token = lease_token(session.worker_id, session.lease_id, taken.fence)
-            owner_key = self._keys.shard(run_id, shard_id, "owner")
-            state_key = self._keys.shard(run_id, shard_id, "state")
-            async with _translated("acquire"):
-                won, _ = await self._client.transaction(
-                    compare=[
-                        txn.version(owner_key) == 0,
-                        txn.mod(state_key) == view.state_revision,
-                    ],
-                    success=[
-                        txn.put(owner_key, token.encode(), lease=session.lease_id),
-                        txn.put(state_key, taken.to_json()),
-                    ],
-                    failure=[],
-                )
-            if won:
-                return ShardLease(
-                    run_id, view.spec, taken.fence, session.worker_id, taken.cursor, token
-                )
+        states, owned = await self._open_shards(run_id)
+        if not states:
+            await self.get_run(run_id)  # UnknownRun rather than "nothing to do"
+            return None
+        for shard_id in candidates(states, owned, session.worker_id):
+            lease = await self._claim(session, run_id, shard_id)
+            if lease is not None:
+                return lease
         return None
+
+    async def _claim(self, session: EtcdSession, run_id: int, shard_id: str) -> ShardLease | None:
+        """Take `shard_id` if it is still takeable and unowned; None when another
+        worker moved it first."""
+        txn = self._client.transactions
+        state_key = self._keys.shard(run_id, shard_id, "state")
+        spec_key = self._keys.shard(run_id, shard_id, "spec")
+        owner_key = self._keys.owner(run_id, shard_id)
+        states, specs = await self._read(state_key, spec_key, what="acquire", exact=True)
+        if not states or not specs:
+            return None
+        _, raw_state, state_revision = states[0]
+        if record_state(raw_state) not in OPEN_STATES:
+            return None
+        taken = claimed(ShardRecord.from_json(raw_state), session.worker_id)
+        token = lease_token(session.worker_id, session.lease_id, taken.fence)
+        async with _translated("acquire"):
+            won, _ = await self._client.transaction(
+                compare=[txn.version(owner_key) == 0, txn.mod(state_key) == state_revision],
+                success=[
+                    txn.put(owner_key, token.encode(), lease=session.lease_id),
+                    txn.put(state_key, taken.to_json()),
+                    txn.put(self._keys.open(run_id, shard_id), taken.state.value.encode()),
+                ],
+                failure=[],
+            )
+        if not won:
+            return None
+        return ShardLease(
+            run_id,
+            ShardSpec.from_json(specs[0][1]),
+            taken.fence,
+            session.worker_id,
+            taken.cursor,
+            token,
+        )
 
     async def _update(
         self, lease: ShardLease, change: dict[str, Any], *, keep_owner: bool, what: str
     ) -> None:
         """Rewrite the shard's record if `lease` still owns it; `LeaseLost` otherwise."""
         txn = self._client.transactions
-        owner_key = self._keys.shard(lease.run_id, lease.spec.shard_id, "owner")
+        owner_key = self._keys.owner(lease.run_id, lease.spec.shard_id)
         state_key = self._keys.shard(lease.run_id, lease.spec.shard_id, "state")
+        open_key = self._keys.open(lease.run_id, lease.spec.shard_id)
         async with _translated(what):
             current = await self._client.get(state_key)
             if current is None:
@@ -277,6 +343,10 @@ class EtcdCoordinator:
             ops = [txn.put(state_key, record.to_json())]
             if not keep_owner:
                 ops.append(txn.delete(owner_key))
+                if record.state in OPEN_STATES:
+                    ops.append(txn.put(open_key, record.state.value.encode()))
+                else:
+                    ops.append(txn.delete(open_key))
             applied, _ = await self._client.transaction(
                 compare=[
                     txn.value(owner_key) == lease.token.encode(),

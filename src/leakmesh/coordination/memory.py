@@ -19,7 +19,7 @@ from leakmesh.coordination.models import (
     ShardState,
     ShardStatus,
 )
-from leakmesh.coordination.shards import candidates, claimed, lease_token
+from leakmesh.coordination.shards import candidates, claimed, lease_token, run_complete
 
 Clock = Callable[[], float]
 
@@ -75,6 +75,10 @@ class InMemoryCoordinator:
             )
         return statuses
 
+    async def is_complete(self, run_id: int) -> bool:
+        await self.get_run(run_id)
+        return run_complete(self._records[(run_id, s)] for s in self._specs[run_id])
+
     async def open_session(self, *, worker_id: int, ttl_s: int) -> MemorySession:
         self._sessions += 1
         return MemorySession(self, worker_id=worker_id, ttl_s=ttl_s, session_id=self._sessions)
@@ -96,7 +100,8 @@ class InMemoryCoordinator:
             raise UnknownRun(f"no run {run_id}")
         records = {shard_id: self._records[(run_id, shard_id)] for shard_id in self._specs[run_id]}
         owned = {shard_id for shard_id in records if self._live_owner((run_id, shard_id))}
-        for shard_id in candidates(records, owned, session.worker_id):
+        states = {shard_id: record.state for shard_id, record in records.items()}
+        for shard_id in candidates(states, owned, session.worker_id):
             taken = self._records[(run_id, shard_id)] = claimed(
                 records[shard_id], session.worker_id
             )

@@ -8,6 +8,9 @@ from dataclasses import replace
 
 from leakmesh.coordination.models import ShardRecord, ShardState
 
+OPEN_STATES = (ShardState.PENDING, ShardState.ACTIVE)
+"""A shard in one of these may still be taken; a run is complete when none is."""
+
 
 def acquisition_order(shard_ids: Sequence[str], worker_id: int) -> list[str]:
     """Every shard once, starting at a worker-dependent offset, so that workers
@@ -19,14 +22,14 @@ def acquisition_order(shard_ids: Sequence[str], worker_id: int) -> list[str]:
 
 
 def candidates(
-    records: Mapping[str, ShardRecord], owned: Collection[str], worker_id: int
+    states: Mapping[str, ShardState], owned: Collection[str], worker_id: int
 ) -> list[str]:
     """The shards `worker_id` may take, in the order it tries them: those whose
     owner vanished first (a dead worker's shard is taken over by the next worker
     looking, not after the whole run), then the pending ones."""
-    order = acquisition_order(sorted(records), worker_id)
-    orphaned = [s for s in order if records[s].state is ShardState.ACTIVE and s not in owned]
-    return orphaned + [s for s in order if records[s].state is ShardState.PENDING]
+    order = acquisition_order(sorted(states), worker_id)
+    orphaned = [s for s in order if states[s] is ShardState.ACTIVE and s not in owned]
+    return orphaned + [s for s in order if states[s] is ShardState.PENDING]
 
 
 def claimed(record: ShardRecord, worker_id: int) -> ShardRecord:
@@ -43,7 +46,7 @@ def claimed(record: ShardRecord, worker_id: int) -> ShardRecord:
 def run_complete(records: Iterable[ShardRecord]) -> bool:
     """Every shard done or parked (a run without shards is not complete)."""
     states = [record.state for record in records]
-    return bool(states) and all(s in (ShardState.DONE, ShardState.PARKED) for s in states)
+    return bool(states) and not any(s in OPEN_STATES for s in states)
 
 
 def lease_token(worker_id: int, session_id: int, fence: int) -> str:

@@ -16,7 +16,6 @@ import contextlib
 from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
 from leakmesh.coordination.models import RunSpec, ShardLease
 from leakmesh.coordination.protocols import Coordinator
-from leakmesh.coordination.shards import run_complete
 from leakmesh.engine.engine import Engine
 from leakmesh.runtime.fleet_plan import EventLog, PageCommitted, WorkerPlan, WorkerReport
 from leakmesh.runtime.fleet_shard import FleetSession, ShardOutcome, ShardRun, WorkerContext
@@ -153,8 +152,7 @@ class Worker:
             await asyncio.wait_for(self._stop.wait(), self._plan.poll_interval_s)
 
     async def _run_finished(self) -> bool:
-        shards = await self._coordinator.list_shards(self._plan.run_id)
-        finished = run_complete(s.record for s in shards)
+        finished = await self._coordinator.is_complete(self._plan.run_id)
         if finished and not self._finish_recorded:
             await self._stores.findings.finish_run(self._plan.run_id)
             self._finish_recorded = True
