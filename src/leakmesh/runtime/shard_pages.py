@@ -230,26 +230,28 @@ def scan_git_shard(
     def asked(lookups: ThreadPoolExecutor) -> Iterator[tuple[list[BlobRef], set[str]]]:
         """Each group with the ids the ledger holds; the next group's lookup runs
         while this one is scanned, so the walk never waits for the database.
-        `backoff` stops asking while the ledger knows little (a first run); a
-        resumed shard's committed groups come first and are all known."""
-        ahead: tuple[list[BlobRef], Future[set[str]] | None] | None = None
+        `backoff` stops asking while the ledger knows little (a first run): a
+        group not asked about goes out at once. A resumed shard's committed
+        groups come first and are all known."""
 
-        def answer(refs: list[BlobRef], lookup: Future[set[str]] | None) -> set[str]:
-            if lookup is None:
-                return set()
+        def settled(
+            refs: list[BlobRef], lookup: Future[set[str]]
+        ) -> tuple[list[BlobRef], set[str]]:
             done = lookup.result()
             backoff.answered(asked=len(refs), known=len(done))
-            return done
+            return refs, done
 
+        ahead: tuple[list[BlobRef], Future[set[str]]] | None = None
         for refs in history:
-            lookup = None
-            if backoff.should_ask():
-                lookup = lookups.submit(already_done, [ref.blob_id for ref in refs])
             if ahead is not None:
-                yield ahead[0], answer(*ahead)
-            ahead = (refs, lookup)
+                yield settled(*ahead)
+                ahead = None
+            if backoff.should_ask():
+                ahead = (refs, lookups.submit(already_done, [ref.blob_id for ref in refs]))
+            else:
+                yield refs, set()
         if ahead is not None:
-            yield ahead[0], answer(*ahead)
+            yield settled(*ahead)
 
     def batches(lookups: ThreadPoolExecutor) -> Iterator[tuple[int, list[BlobRef]]]:
         walked = 0
