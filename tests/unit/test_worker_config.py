@@ -663,3 +663,15 @@ def test_the_readme_table_lists_exactly_the_worker_variables() -> None:
 def test_the_readme_says_to_pass_secrets_by_environment() -> None:
     section = README.read_text(encoding="utf-8").split("### Worker configuration", 1)[1]
     assert "not flags" in section and "`ps`" in section
+
+
+def test_every_variable_the_code_reads_is_in_the_readme() -> None:
+    source = Path(__file__).resolve().parents[2] / "src" / "leakmesh"
+    read = {
+        name
+        for module in source.rglob("*.py")
+        for name in re.findall(r"\bLEAKMESH_[A-Z0-9_]*[A-Z0-9]\b", module.read_text("utf-8"))
+    }
+    documented = set(re.findall(r"\bLEAKMESH_[A-Z0-9_]*[A-Z0-9]\b", README.read_text("utf-8")))
+    assert read, "no LEAKMESH_ variable found in the sources"
+    assert sorted(read - documented) == []

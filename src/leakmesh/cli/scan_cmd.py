@@ -54,7 +54,7 @@ def add_parser(
         nargs="*",
         metavar="[fs|git] [PATH]",
         help="source: fs (a directory or file, the default) or git (the whole history "
-        "of the repository at PATH); PATH defaults to .",
+        "of the repository at PATH); PATH defaults to . [LEAKMESH_SOURCE, LEAKMESH_PATH]",
     )
     add_scan_options(parser)
     git = parser.add_argument_group("git history (scan git)")
