@@ -163,15 +163,7 @@ def servers(*, keep: bool = False) -> Iterator[Servers]:
     try:
         etcd = start_etcd()
         try:
-            template = pg.create_named_database(TEMPLATE)
-
-            async def migrate() -> None:
-                store = await PostgresDatastore.open(
-                    template, policy=MigrationPolicy.DEV_AUTO_MIGRATE
-                )
-                await store.close()  # CREATE DATABASE … TEMPLATE needs it unused
-
-            asyncio.run(migrate())
+            pg.create_migrated_template(TEMPLATE)
             leakmesh_env, _ = fsbench.snapshot_leakmesh(work / "leakmesh-snapshot")
             yield Servers(pg, etcd, work, leakmesh_env)
         finally:

@@ -8,7 +8,6 @@ test that did not run must not look like a pass. scripts/test installs them.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -16,8 +15,6 @@ import pytest
 
 from integration.etcd_server import EtcdServer, EtcdServerError, start_etcd, stop_etcd
 from integration.pg_server import PgServer, PgServerError, start_server, stop_server
-from leakmesh.store.migrate import MigrationPolicy
-from leakmesh.store.postgres import PostgresDatastore
 
 TEMPLATE = "leakmesh_template"
 
@@ -33,15 +30,7 @@ def pg_server() -> Iterator[PgServer]:
     if problem:  # failed outside the except block: one line, no chained traceback
         pytest.fail(problem, pytrace=False)
     try:
-        template_dsn = server.create_named_database(TEMPLATE)
-
-        async def migrate_template() -> None:
-            store = await PostgresDatastore.open(
-                template_dsn, policy=MigrationPolicy.DEV_AUTO_MIGRATE
-            )
-            await store.close()  # CREATE DATABASE … TEMPLATE needs it unused
-
-        asyncio.run(migrate_template())
+        server.create_migrated_template(TEMPLATE)
         yield server
     finally:
         stop_server(server)

@@ -8,6 +8,7 @@ private unix socket, trusts local connections, and trades durability for speed.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
@@ -132,6 +133,20 @@ class PgServer:
         with psycopg.connect(self.dsn(), autocommit=True) as admin:
             admin.execute(statement)
         return self.dsn(name)
+
+    def create_migrated_template(self, name: str) -> str:
+        """A database with every migration applied, to copy others from; its DSN."""
+        from leakmesh.store.migrate import MigrationPolicy
+        from leakmesh.store.postgres import PostgresDatastore
+
+        dsn = self.create_named_database(name)
+
+        async def migrate() -> None:
+            store = await PostgresDatastore.open(dsn, policy=MigrationPolicy.DEV_AUTO_MIGRATE)
+            await store.close()  # CREATE DATABASE … TEMPLATE needs it unused
+
+        asyncio.run(migrate())
+        return dsn
 
 
 def start_server() -> PgServer:

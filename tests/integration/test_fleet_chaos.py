@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from integration.etcd_server import EtcdServer
-from support import github_token, run_cli
+from support import github_token, new_git_repo, run_cli
 
 TENANT = "5e" * 32
 SECRET_KEY = "a7" * 32
@@ -48,19 +48,7 @@ def make_tree(root: Path) -> None:
 
 
 def make_history(repo: Path) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.org",
-        "GIT_COMMITTER_NAME": "Dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.org",
-    }
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
-
-    repo.mkdir()
-    git("init", "-q", "-b", "main")
+    git = new_git_repo(repo)
     for i in range(60):
         path = repo / f"svc{i % 7}" / "settings.py"
         path.parent.mkdir(exist_ok=True)

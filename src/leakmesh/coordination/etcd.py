@@ -146,9 +146,7 @@ class EtcdCoordinator:
                     success=[
                         txn.put(spec_key, spec.to_json()),
                         txn.put(state_key, record.to_json()),
-                        txn.put(
-                            self._keys.open(run_id, spec.shard_id), record.state.value.encode()
-                        ),
+                        self._open_index(run_id, spec.shard_id, record.state),
                     ],
                     failure=[],
                 )
@@ -216,13 +214,14 @@ class EtcdCoordinator:
         return states, {key.decode() for key, _, _ in owners}
 
     async def is_complete(self, run_id: int) -> bool:
-        await self.get_run(run_id)
         async with _translated("run completion"):
             still_open = await self._client.get_prefix(
                 self._keys.index(run_id, "open"), keys_only=True
             )
-            if still_open:
-                return False
+        if still_open:  # the usual answer while workers poll: one request
+            return False
+        await self.get_run(run_id)
+        async with _translated("run completion"):
             shards = await self._client.get_prefix(self._keys.shards(run_id), keys_only=True)
         return bool(shards)
 
@@ -232,6 +231,12 @@ class EtcdCoordinator:
         return EtcdSession(self, lease=lease, worker_id=worker_id, ttl_s=ttl_s)
 
     # -- used by sessions -------------------------------------------------------------
+
+    def _open_index(self, run_id: int, shard_id: str, state: ShardState) -> Any:
+        """The transaction op that makes the open index agree with `state`."""
+        key = self._keys.open(run_id, shard_id)
+        txn = self._client.transactions
+        return txn.put(key, state.value.encode()) if state in OPEN_STATES else txn.delete(key)
 
     async def _acquire(self, session: EtcdSession, run_id: int) -> ShardLease | None:
         states, owned = await self._open_shards(run_id)
@@ -265,7 +270,7 @@ class EtcdCoordinator:
                 success=[
                     txn.put(owner_key, token.encode(), lease=session.lease_id),
                     txn.put(state_key, taken.to_json()),
-                    txn.put(self._keys.open(run_id, shard_id), taken.state.value.encode()),
+                    self._open_index(run_id, shard_id, taken.state),
                 ],
                 failure=[],
             )
@@ -287,7 +292,6 @@ class EtcdCoordinator:
         txn = self._client.transactions
         owner_key = self._keys.owner(lease.run_id, lease.spec.shard_id)
         state_key = self._keys.shard(lease.run_id, lease.spec.shard_id, "state")
-        open_key = self._keys.open(lease.run_id, lease.spec.shard_id)
         async with _translated(what):
             current = await self._client.get(state_key)
             if current is None:
@@ -296,10 +300,7 @@ class EtcdCoordinator:
             ops = [txn.put(state_key, record.to_json())]
             if not keep_owner:
                 ops.append(txn.delete(owner_key))
-                if record.state in OPEN_STATES:
-                    ops.append(txn.put(open_key, record.state.value.encode()))
-                else:
-                    ops.append(txn.delete(open_key))
+                ops.append(self._open_index(lease.run_id, lease.spec.shard_id, record.state))
             applied, _ = await self._client.transaction(
                 compare=[
                     txn.value(owner_key) == lease.token.encode(),

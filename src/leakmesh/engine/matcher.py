@@ -187,10 +187,6 @@ def rule_anchors(rule: Rule, mode: AnchorMode) -> tuple[bytes, ...]:
     return rule.derived_anchors
 
 
-def _escape_literal(literal: bytes) -> bytes:
-    return b"".join(b"\\x%02x" % byte for byte in literal)
-
-
 def windows(ends: list[int], width: int, size: int) -> list[tuple[int, int]]:
     """Merge ``[end - width, end]`` intervals into disjoint windows within ``[0, size]``."""
     merged: list[tuple[int, int]] = []

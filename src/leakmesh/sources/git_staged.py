@@ -15,28 +15,24 @@ STAGED = CommitInfo(commit="", author_name="", author_email="", date="", path=""
 _HUNK_RE = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
+def _diff_cached(repo: Repository, *options: str) -> str:
+    """`git diff --cached` output; paths kept byte for byte (surrogateescape)."""
+    done = subprocess.run(
+        ["git", "-C", str(repo.path), "diff", "--cached", *options],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise GitError(done.stderr.decode(errors="replace").strip() or "git diff --cached failed")
+    return done.stdout.decode("utf-8", errors="surrogateescape")
+
+
 def staged_blobs(repo: Repository) -> list[BlobRef]:
     """The blobs staged for the next commit (added or modified paths)."""
     if repo.bare:
         raise GitError(f"a bare repository has no staging area: {repo.path}")
-    raw = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo.path),
-            "diff",
-            "--cached",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            "-z",
-        ],
-        capture_output=True,
-        check=False,
-    )
-    if raw.returncode != 0:
-        raise GitError(raw.stderr.decode(errors="replace").strip() or "git diff --cached failed")
-    tokens = iter(raw.stdout.decode("utf-8", errors="surrogateescape").split("\x00"))
+    raw = _diff_cached(repo, "--raw", "--no-abbrev", "--no-renames", "-z")
+    tokens = iter(raw.split("\x00"))
     refs = []
     for token in tokens:
         if not token.startswith(":"):
@@ -56,29 +52,19 @@ def _unquote(path: str) -> str:
 
 def staged_added_lines(repo: Repository) -> dict[str, set[int]]:
     """Per path, the line numbers (in the staged content) that the commit adds."""
-    diff = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(repo.path),
-            "diff",
-            "--cached",
-            "-U0",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-renames",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-        ],
-        capture_output=True,
-        check=False,
+    diff = _diff_cached(
+        repo,
+        "-U0",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-renames",
+        "--no-textconv",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
     )
-    if diff.returncode != 0:
-        raise GitError(diff.stderr.decode(errors="replace").strip() or "git diff --cached failed")
     added: dict[str, set[int]] = {}
     current: set[int] | None = None
-    for line in diff.stdout.decode("utf-8", errors="surrogateescape").splitlines():
+    for line in diff.splitlines():
         if line.startswith("+++ "):
             target = _unquote(line[4:])
             current = (
