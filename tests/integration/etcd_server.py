@@ -50,13 +50,27 @@ class EtcdServer:
 
 
 def start_etcd() -> EtcdServer:
+    base = Path(tempfile.mkdtemp(prefix="leakmesh-etcd-"))
+    return _launch(base, free_port(), free_port())
+
+
+def kill_etcd(server: EtcdServer) -> None:
+    """`kill -9` the server, keeping its data for `restart_etcd`."""
+    server.process.kill()
+    server.process.wait()
+
+
+def restart_etcd(server: EtcdServer) -> EtcdServer:
+    """The same member again: same data dir, same ports."""
+    return _launch(server.base, server.client_port, server.peer_port)
+
+
+def _launch(base: Path, client_port: int, peer_port: int) -> EtcdServer:
     binary = shutil.which("etcd")
     if binary is None:
         raise EtcdServerError(MISSING_MESSAGE)
-    base = Path(tempfile.mkdtemp(prefix="leakmesh-etcd-"))
-    client_port, peer_port = free_port(), free_port()
     client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-    log = (base / "etcd.log").open("wb")
+    log = (base / "etcd.log").open("ab")
     process = subprocess.Popen(
         [
             binary,

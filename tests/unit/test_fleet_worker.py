@@ -8,12 +8,14 @@ import asyncio
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from leakmesh.coordination.memory import InMemoryCoordinator
 from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
 from leakmesh.engine.engine import Engine
+from leakmesh.ops.retry import RetryPolicy
 from leakmesh.runtime.fleet import run_worker
 from leakmesh.runtime.fleet_plan import WorkerPlan
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
@@ -277,6 +279,64 @@ def test_a_stopped_worker_releases_its_shards_and_another_finishes_the_run(
             log=logged()[1],  # type: ignore[arg-type]
         )
         assert first.shards_scanned + second.shards_scanned == len(shards)
+        assert await fingerprints(store) == {f.fingerprint for f in local.findings}
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_waits_out_a_coordinator_outage_with_backoff_and_finishes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """etcd away mid-run: the shard in hand fails at its checkpoint, the worker
+    writes nothing more and retries with growing delays, then finishes the run."""
+    root = tree(tmp_path / "tree", 30)
+    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
+    retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
+
+    async def scenario() -> None:
+        coordinator = InMemoryCoordinator()
+        store = MemoryDatastore()
+        policy = plan(engine).policy_hash
+        run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
+        await coordinator.create_run(
+            RunSpec(run_id, TENANT, policy, SourceKind.FS, str(root), "now"), shards
+        )
+        events, log = logged()
+        marks_while_away = 0
+        mark = store.mark
+
+        async def counted_mark(*args: Any, **kwargs: Any) -> None:
+            nonlocal marks_while_away
+            marks_while_away += coordinator.unavailable
+            await mark(*args, **kwargs)
+
+        store.mark = counted_mark  # type: ignore[method-assign]
+
+        def outage_at_the_second_shard(event: str, **fields: object) -> None:
+            log(event, **fields)  # type: ignore[operator]
+            acquired = [e for e, _ in events].count("worker.shard_acquired")
+            if event == "worker.shard_acquired" and acquired == 2:  # once: the outage begins
+                coordinator.unavailable = True
+            if event == "worker.coordinator_unavailable" and fields["failures"] == 5:
+                coordinator.unavailable = False
+
+        report = await run_worker(
+            coordinator=coordinator,
+            stores=Stores.one(store),
+            engine=engine,
+            plan=plan(engine, etcd_retry=retry),
+            stop=asyncio.Event(),
+            log=outage_at_the_second_shard,
+        )
+        delays = [f["retry_in_s"] for e, f in events if e == "worker.coordinator_unavailable"]
+        assert delays == [0.01, 0.02, 0.04, 0.08, 0.16]
+        # At most the page in flight of each shard in hand (one scanning, one
+        # committing behind it) when etcd went away.
+        assert marks_while_away <= 2
+        assert [e for e, _ in events].count("worker.coordinator_available") == 1
+        assert report.shards_scanned == len(shards)
+        assert await coordinator.is_complete(run_id)
         assert await fingerprints(store) == {f.fingerprint for f in local.findings}
 
     asyncio.run(scenario())

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from leakmesh.coordination.errors import LeaseLost, RunExists, UnknownRun
+from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost, RunExists, UnknownRun
 from leakmesh.coordination.models import (
     Progress,
     RunSpec,
@@ -38,11 +38,18 @@ class InMemoryCoordinator:
         self._records: dict[tuple[int, str], ShardRecord] = {}
         self._owners: dict[tuple[int, str], _Owner] = {}
         self._sessions = 0
+        self.unavailable = False
+        """A test's etcd outage: while set, every call raises `CoordinatorUnavailable`."""
+
+    def _reach(self) -> None:
+        if self.unavailable:
+            raise CoordinatorUnavailable("the in-memory coordinator is set unavailable")
 
     async def health(self) -> None:
-        return None
+        self._reach()
 
     async def create_run(self, run: RunSpec, shards: Sequence[ShardSpec]) -> None:
+        self._reach()
         if run.run_id in self._runs:
             raise RunExists(f"run {run.run_id} already exists")
         self._specs[run.run_id] = {}
@@ -50,6 +57,7 @@ class InMemoryCoordinator:
         self._runs[run.run_id] = run
 
     async def register_shards(self, run_id: int, shards: Sequence[ShardSpec]) -> None:
+        self._reach()
         specs = self._specs.setdefault(run_id, {})
         for spec in shards:
             if spec.shard_id not in specs:
@@ -57,11 +65,13 @@ class InMemoryCoordinator:
                 self._records[(run_id, spec.shard_id)] = ShardRecord()
 
     async def get_run(self, run_id: int) -> RunSpec:
+        self._reach()
         if run_id not in self._runs:
             raise UnknownRun(f"no run {run_id}")
         return self._runs[run_id]
 
     async def list_runs(self) -> list[RunSpec]:
+        self._reach()
         return [self._runs[r] for r in sorted(self._runs)]
 
     async def list_shards(self, run_id: int) -> list[ShardStatus]:
@@ -80,6 +90,7 @@ class InMemoryCoordinator:
         return run_complete(self._records[(run_id, s)] for s in self._specs[run_id])
 
     async def open_session(self, *, worker_id: int, ttl_s: int) -> MemorySession:
+        self._reach()
         self._sessions += 1
         return MemorySession(self, worker_id=worker_id, ttl_s=ttl_s, session_id=self._sessions)
 
@@ -151,28 +162,34 @@ class MemorySession:
         return not self.closed and self._coordinator.clock() < self.expires_at
 
     async def renew(self) -> None:
+        self._coordinator._reach()
         if not self.alive:
             raise LeaseLost(f"lease of worker {self._worker_id} expired")
         self.expires_at = self._coordinator.clock() + self._ttl_s
 
     async def acquire(self, run_id: int) -> ShardLease | None:
+        self._coordinator._reach()
         if not self.alive:
             raise LeaseLost(f"lease of worker {self._worker_id} expired")
         return self._coordinator._acquire(self, run_id)
 
     async def checkpoint(self, lease: ShardLease, *, cursor: str, progress: Progress) -> None:
+        self._coordinator._reach()
         record = replace(self._coordinator._record(lease), cursor=cursor, progress=progress)
         self._coordinator._update(lease, record, keep_owner=True)
 
     async def complete(self, lease: ShardLease, *, progress: Progress) -> None:
+        self._coordinator._reach()
         record = replace(self._coordinator._record(lease), state=ShardState.DONE, progress=progress)
         self._coordinator._update(lease, record, keep_owner=False)
 
     async def park(self, lease: ShardLease, *, reason: str) -> None:
+        self._coordinator._reach()
         record = replace(self._coordinator._record(lease), state=ShardState.PARKED, reason=reason)
         self._coordinator._update(lease, record, keep_owner=False)
 
     async def release(self, lease: ShardLease) -> None:
+        self._coordinator._reach()
         record = replace(self._coordinator._record(lease), state=ShardState.PENDING)
         self._coordinator._update(lease, record, keep_owner=False)
 

@@ -17,6 +17,7 @@ from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
 from leakmesh.coordination.models import RunSpec, ShardLease
 from leakmesh.coordination.protocols import Coordinator
 from leakmesh.engine.engine import Engine
+from leakmesh.ops.retry import Backoff
 from leakmesh.runtime.fleet_plan import EventLog, PageCommitted, WorkerPlan, WorkerReport
 from leakmesh.runtime.fleet_shard import FleetSession, ShardOutcome, ShardRun, WorkerContext
 from leakmesh.runtime.pool import ScanPool
@@ -46,6 +47,7 @@ class Worker:
         self._stop = stop
         self._log = log
         self.report = WorkerReport()
+        self._etcd_backoff = Backoff(plan.etcd_retry)
         self._finish_recorded = False
         self._shards = WorkerContext(
             plan=plan,
@@ -61,39 +63,46 @@ class Worker:
 
     async def run(self) -> WorkerReport:
         plan = self._plan
-        run = await self._coordinator.get_run(plan.run_id)
-        session = await self._open_session()
+        run: RunSpec | None = None
+        session: FleetSession | None = None
         # The shard whose last batches are handed out but whose last results and
         # pages may still be on their way: the next shard is acquired and scanned
         # meanwhile, so the scanning processes do not idle at shard boundaries.
         committing: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
-                if session.lost.is_set():
+                if session is not None and session.lost.is_set():
                     await _settled(committing)
                     committing = None
                     self._lease_lost()
                     await session.close()
-                    session = await self._open_session()
+                    session = None
                 try:
+                    # etcd away: nothing is written until these answer again.
+                    run = run or await self._coordinator.get_run(plan.run_id)
+                    session = session or await self._open_session()
+                    await self._give_back_unreleased(session)
                     lease = await session.session.acquire(plan.run_id)
+                    finished = lease is None and committing is None and await self._run_finished()
                 except LeaseLost:
-                    session.lost.set()
+                    if session is not None:
+                        session.lost.set()
                     continue
                 except CoordinatorUnavailable as exc:
-                    self._log("worker.coordinator_unavailable", error=str(exc), level="warning")
-                    await self._pause()
+                    await self._wait_for_etcd(exc)
                     continue
+                if self._etcd_backoff.succeeded():
+                    self._log("worker.coordinator_available", worker_id=plan.worker_id)
                 if lease is None:
                     if committing is not None:
                         # Its completion may end the run, or free nothing: look again.
                         await _settled(committing)
                         committing = None
                         continue
-                    if await self._run_finished() and plan.exit_when_done:
+                    if finished and plan.exit_when_done:
                         await self._check_lease(session)
                         break
-                    await self._pause()
+                    await self._pause(plan.poll_interval_s)
                     continue
                 self.report.leases_seen += 1
                 self._log(
@@ -112,8 +121,29 @@ class Worker:
                 committing = shard
         finally:
             await _settled(committing)
-            await session.close()
+            if session is not None:
+                await session.close()
         return self.report
+
+    async def _give_back_unreleased(self, session: FleetSession) -> None:
+        unreleased = self._shards.unreleased
+        while unreleased:
+            # LeaseLost: the lease expired meanwhile, and the shard is free already.
+            with contextlib.suppress(LeaseLost):
+                await session.session.release(unreleased[0])
+            unreleased.pop(0)
+
+    async def _wait_for_etcd(self, error: CoordinatorUnavailable) -> None:
+        delay = self._etcd_backoff.failed()
+        self._log(
+            "worker.coordinator_unavailable",
+            worker_id=self._plan.worker_id,
+            error=str(error),
+            failures=self._etcd_backoff.failures,
+            retry_in_s=round(delay, 3),
+            level="warning",
+        )
+        await self._pause(delay)
 
     async def _shard(
         self, run: RunSpec, session: FleetSession, lease: ShardLease, scanned: asyncio.Event
@@ -147,9 +177,10 @@ class Worker:
         )
         return FleetSession(session)
 
-    async def _pause(self) -> None:
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once on stop."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), self._plan.poll_interval_s)
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _run_finished(self) -> bool:
         finished = await self._coordinator.is_complete(self._plan.run_id)

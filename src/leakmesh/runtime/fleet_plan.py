@@ -9,9 +9,14 @@ from pathlib import Path
 from leakmesh.coordination.models import (
     ShardLease,
 )
+from leakmesh.ops.retry import RetryPolicy
 from leakmesh.runtime.scan_fs import LocalScanOptions
 from leakmesh.runtime.scan_git import GitScanOptions
 from leakmesh.runtime.shard_pages import Page, PageBudget
+
+ETCD_RETRY = RetryPolicy(cap_s=60.0)
+"""How a worker waits for etcd to come back: SPEC §8's policy, capped at a
+minute instead of an hour so an idle fleet resumes soon after an outage."""
 
 EventLog = Callable[..., None]
 """``log(event_name, **fields)``: the worker's structured log."""
@@ -34,6 +39,7 @@ class WorkerPlan:
     mirror_root: Path | None = None
     fs_root: Path | None = None
     """Where this worker finds a filesystem run's tree, when not at the recorded path."""
+    etcd_retry: RetryPolicy = ETCD_RETRY
 
 
 @dataclass(slots=True)

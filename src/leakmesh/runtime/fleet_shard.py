@@ -12,7 +12,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -83,6 +83,9 @@ class WorkerContext:
     fs_gate: LedgerGate
     """Shared by the shards: whether asking the ledger pays is a property of the run."""
     git_backoff: LedgerBackoff
+    unreleased: list[ShardLease] = field(default_factory=list)
+    """Shards that ended while etcd was away, still owned under this worker's
+    lease: given back once etcd answers, or nobody could take them."""
 
     def stale_write_rejected(self, lease: ShardLease, exc: Exception, *, during: str) -> None:
         self.report.stale_writes_rejected += 1
@@ -314,4 +317,5 @@ class ShardRun:
             self.worker.stale_write_rejected(lease, exc, during="shard_end")
             return ShardOutcome.LOST
         except CoordinatorUnavailable:
+            self.worker.unreleased.append(lease)
             return ShardOutcome.FAILED
