@@ -57,6 +57,9 @@ class PgServer:
     bindir: Path
     base: Path
     port: int
+    durable: bool = False
+    """Keep PostgreSQL's durability defaults: a commit survives a crash. Off, the
+    tests' servers trade that for speed."""
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -91,6 +94,7 @@ class PgServer:
             raise PgServerError(f"{Path(args[0]).name} {args[-1]} failed: {detail}")
 
     def start(self) -> None:
+        """Initialise the data directory and start the server."""
         self._run(
             str(self.bindir / "initdb"),
             "--auth=trust",
@@ -101,10 +105,13 @@ class PgServer:
             "-D",
             str(self.data),
         )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its existing data directory (after `stop`)."""
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets}"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -119,8 +126,9 @@ class PgServer:
             "start",
         )
 
-    def stop(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self, *, mode: str = "fast") -> None:
+        """`pg_ctl stop`; mode `immediate` is a crash (sessions cut, no checkpoint)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def create_database(self, prefix: str, *, template: str | None = None) -> str:
         """A new database named ``<prefix>_<n>``; returns its DSN."""
@@ -149,7 +157,7 @@ class PgServer:
         return dsn
 
 
-def start_server() -> PgServer:
+def start_server(*, durable: bool = False) -> PgServer:
     """Initialise and start a server in a fresh directory; `PgServerError` on failure."""
     bindir = find_bindir()
     if bindir is None:
@@ -157,7 +165,7 @@ def start_server() -> PgServer:
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         raise PgServerError("runuser is missing: cannot run the PostgreSQL tools as postgres")
     base = Path(tempfile.mkdtemp(prefix="leakmesh-pg-"))
-    server = PgServer(bindir=bindir, base=base, port=free_port())
+    server = PgServer(bindir=bindir, base=base, port=free_port(), durable=durable)
     try:
         server.sockets.mkdir()
         if os.geteuid() == 0:

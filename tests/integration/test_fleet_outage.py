@@ -1,10 +1,13 @@
-"""etcd down in the middle of a run (SPEC §11): the worker stops writing, keeps
-retrying with backoff instead of exiting, and finishes the run once etcd is back,
-with the findings of a local scan and no duplicate rows."""
+"""A dependency lost in the middle of a run (SPEC §11). etcd: the worker stops
+writing, keeps retrying with backoff instead of exiting, and finishes the run
+once etcd is back. PostgreSQL: the worker fails closed (exit 3) and a restarted
+one finishes. Either way: the findings of a local scan, no duplicate rows."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +27,14 @@ from integration.fleet_support import (
     status,
     stored_fingerprints,
 )
+from integration.pg_server import PgServer, PgServerError, start_server
 from support import run_cli
 
 LEASE_TTL_S = 2
 OUTAGE_S = 6.0
 """Longer than the lease TTL: the worker must notice, stop and wait."""
 DEADLINE_S = 120.0
+TEMPLATE = "outage_template"
 
 
 @pytest.fixture
@@ -76,20 +81,14 @@ class Scenario:
         return bool(status(self.env, self.run_id)["complete"])
 
 
-@pytest.fixture
-def scenario(pg_dsn: str, own_etcd: list[EtcdServer], tmp_path: Path) -> Iterator[Scenario]:
+@contextlib.contextmanager
+def one_worker(tmp_path: Path, *, etcd: str, namespace: str, dsn: str) -> Iterator[Scenario]:
     tree = tmp_path / "tree"
     tree.mkdir()
     make_tree(tree)
     logs = tmp_path / "logs"
     logs.mkdir()
-    env = fleet_env(
-        tmp_path,
-        etcd=own_etcd[0].endpoint,
-        namespace="/leakmesh-outage",
-        dsn=pg_dsn,
-        ttl_s=LEASE_TTL_S,
-    )
+    env = fleet_env(tmp_path, etcd=etcd, namespace=namespace, dsn=dsn, ttl_s=LEASE_TTL_S)
     expected = local_fingerprints(env, "fs", str(tree))
     proc = run_cli(
         "run", "create", "fs", str(tree), "--files-per-shard=50", "--format=json", env=env
@@ -99,10 +98,18 @@ def scenario(pg_dsn: str, own_etcd: list[EtcdServer], tmp_path: Path) -> Iterato
     fleet = Fleet({**env, "LEAKMESH_POLICY_HASH": created["policy_hash"]}, logs)
     try:
         fleet.start(1, created["run_id"])
-        wait_until(lambda: ledger_rows(pg_dsn) >= 30, what="the first pages")
+        wait_until(lambda: ledger_rows(dsn) >= 30, what="the first pages")
         yield Scenario(env, created["run_id"], tree, expected, fleet)
     finally:
         fleet.stop_all()
+
+
+@pytest.fixture
+def scenario(pg_dsn: str, own_etcd: list[EtcdServer], tmp_path: Path) -> Iterator[Scenario]:
+    with one_worker(
+        tmp_path, etcd=own_etcd[0].endpoint, namespace="/leakmesh-outage", dsn=pg_dsn
+    ) as started:
+        yield started
 
 
 def finished_as_a_local_scan(scenario: Scenario, dsn: str) -> None:
@@ -112,7 +119,6 @@ def finished_as_a_local_scan(scenario: Scenario, dsn: str) -> None:
     assert set(final["states"]) == {"done"}, final
     assert stored_fingerprints(dsn, str(scenario.tree.resolve())) == scenario.expected
     assert duplicates(dsn) == (0, 0)
-    assert any(scenario.fleet.events("worker.coordinator_available"))
 
 
 @pytest.mark.timeout(300)
@@ -139,6 +145,7 @@ def test_an_etcd_outage_longer_than_the_lease_stops_writes_until_etcd_is_back(
 
     own_etcd.append(restart_etcd(own_etcd[0]))
     finished_as_a_local_scan(scenario, pg_dsn)
+    assert any(scenario.fleet.events("worker.coordinator_available"))
 
 
 @pytest.mark.timeout(300)
@@ -156,4 +163,43 @@ def test_an_etcd_blip_within_the_lease_gives_failed_shards_back_and_the_run_comp
     )
     own_etcd.append(restart_etcd(own_etcd[0]))
     finished_as_a_local_scan(scenario, pg_dsn)
+    assert any(scenario.fleet.events("worker.coordinator_available"))
     assert not any(scenario.fleet.events("worker.lease_lost"))
+
+
+@pytest.fixture
+def own_pg() -> Iterator[PgServer]:
+    """A PostgreSQL for this test alone (it crashes and starts again), durable as
+    a production server is: what it acknowledged survives the crash."""
+    server = start_server(durable=True)
+    try:
+        server.create_migrated_template(TEMPLATE)
+        yield server
+    finally:
+        with contextlib.suppress(PgServerError):  # already stopped by a failed test
+            server.stop()
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+@pytest.mark.timeout(300)
+def test_a_database_lost_mid_run_ends_the_worker_with_exit_3_and_a_restart_finishes_the_run(
+    own_pg: PgServer, etcd_server: EtcdServer, etcd_namespace: str, tmp_path: Path
+) -> None:
+    """The database is the record of what was scanned: without it the worker
+    fails closed (exit 3, "a dependency not ready"), as at startup, and gives its
+    shards back at once; the next worker resumes from the checkpoints."""
+    dsn = own_pg.create_database("outage", template=TEMPLATE)
+    with one_worker(
+        tmp_path, etcd=etcd_server.endpoint, namespace=etcd_namespace, dsn=dsn
+    ) as scenario:
+        own_pg.stop(mode="immediate")
+        assert scenario.worker.wait(timeout=60) == 3
+        [lost] = scenario.fleet.events("worker.store_unavailable")
+        assert "\n" not in str(lost["error"])
+        # Nothing but JSON lines on the log stream, then the one-line error.
+        [log] = scenario.fleet.logs.glob("worker1-*.log")
+        plain = [x for x in log.read_text().splitlines() if not x.startswith("{")]
+        assert len(plain) == 1 and plain[0].startswith("leakmesh: datastore lost: "), plain
+        own_pg.resume()
+        scenario.fleet.start(1, scenario.run_id)
+        finished_as_a_local_scan(scenario, dsn)

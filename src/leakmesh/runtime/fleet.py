@@ -69,6 +69,7 @@ class Worker:
         # pages may still be on their way: the next shard is acquired and scanned
         # meanwhile, so the scanning processes do not idle at shard boundaries.
         committing: asyncio.Task[None] | None = None
+        in_hand: set[asyncio.Task[None]] = set()
         try:
             while not self._stop.is_set():
                 if session is not None and session.lost.is_set():
@@ -113,14 +114,21 @@ class Worker:
                 )
                 scanned = asyncio.Event()
                 shard = asyncio.create_task(self._shard(run, session, lease, scanned))
+                in_hand.add(shard)
+                shard.add_done_callback(in_hand.discard)
                 scanned_wait = asyncio.create_task(scanned.wait())
                 await asyncio.wait({shard, scanned_wait}, return_when=asyncio.FIRST_COMPLETED)
                 scanned_wait.cancel()
                 # At most one shard committing behind the one being scanned.
                 await _settled(committing)
                 committing = shard
+        except BaseException:
+            # A failure (a database lost): the shards in hand halt as on SIGTERM and
+            # are given back before the error goes on.
+            self._stop.set()
+            raise
         finally:
-            await _settled(committing)
+            await asyncio.gather(*in_hand, return_exceptions=True)
             if session is not None:
                 await session.close()
         return self.report

@@ -11,6 +11,7 @@ this policy hash. Exit codes: 0 done (or stopped by SIGTERM/SIGINT), 1 findings
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -58,6 +59,10 @@ def run_worker_command(config: WorkerConfig, *, environ: Mapping[str, str]) -> i
     engine = build_engine(config.engine)
     if config.mode is WorkerMode.DIRECT:
         return _direct(config, engine, log)
+    # psycopg's pool reports each failed reconnect as plain text through logging's
+    # last-resort handler, which would break the JSON lines on stderr; the
+    # worker's own events (worker.commit_failed, worker.store_unavailable) say it.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     # Forked now, before any connection: forking while gRPC's threads run can
     # crash the children (seen as BrokenProcessPool). Every shard scans on it.
     scan_pool = ScanPool(engine=engine, options=PoolOptions(config.jobs, ExecutorKind.PROCESS))
@@ -68,6 +73,11 @@ def run_worker_command(config: WorkerConfig, *, environ: Mapping[str, str]) -> i
     except NotReady as exc:
         log("worker.not_ready", error=str(exc), level="error")
         print(f"leakmesh: not ready: {exc}", flush=True, file=sys.stderr)
+        return EXIT_NOT_READY
+    except StoreError as exc:
+        # Lost mid-run: fail closed as at startup; the shards were given back.
+        log("worker.store_unavailable", error=str(exc), level="error")
+        print(f"leakmesh: datastore lost: {exc}", flush=True, file=sys.stderr)
         return EXIT_NOT_READY
 
 
