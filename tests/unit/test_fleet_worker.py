@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from leakmesh.coordination.memory import InMemoryCoordinator
-from leakmesh.coordination.models import RunSpec, ShardState, SourceKind
+from leakmesh.coordination.models import RunSpec, ShardSpec, ShardState, SourceKind
 from leakmesh.engine.engine import Engine
 from leakmesh.ops.retry import RetryPolicy
 from leakmesh.runtime.fleet import run_worker
@@ -76,6 +76,20 @@ def worker_pools(engine: Engine, *, started: bool) -> dict[int, ScanPool]:
         for pool in pools.values():
             pool.start()
     return pools
+
+
+async def new_fs_run(
+    engine: Engine, root: Path, shards: list[ShardSpec]
+) -> tuple[InMemoryCoordinator, MemoryDatastore, int]:
+    """A filesystem run of `shards` over `root`, in a fresh coordinator and store."""
+    coordinator = InMemoryCoordinator()
+    store = MemoryDatastore()
+    policy = plan(engine).policy_hash
+    run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
+    await coordinator.create_run(
+        RunSpec(run_id, TENANT, policy, SourceKind.FS, str(root), "now"), shards
+    )
+    return coordinator, store, run_id
 
 
 async def fingerprints(store: MemoryDatastore) -> set[str]:
@@ -242,13 +256,7 @@ def test_a_stopped_worker_releases_its_shards_and_another_finishes_the_run(
     local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
 
     async def scenario() -> None:
-        coordinator = InMemoryCoordinator()
-        store = MemoryDatastore()
-        policy = plan(engine).policy_hash
-        run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
-        await coordinator.create_run(
-            RunSpec(run_id, TENANT, policy, SourceKind.FS, str(root), "now"), shards
-        )
+        coordinator, store, run_id = await new_fs_run(engine, root, shards)
         stop = asyncio.Event()
         events, log = logged()
 
@@ -295,13 +303,7 @@ def test_a_worker_waits_out_a_coordinator_outage_with_backoff_and_finishes(
     retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
 
     async def scenario() -> None:
-        coordinator = InMemoryCoordinator()
-        store = MemoryDatastore()
-        policy = plan(engine).policy_hash
-        run_id = await store.start_run(tenant=TENANT, policy_hash=policy, source="fs", target="t")
-        await coordinator.create_run(
-            RunSpec(run_id, TENANT, policy, SourceKind.FS, str(root), "now"), shards
-        )
+        coordinator, store, run_id = await new_fs_run(engine, root, shards)
         events, log = logged()
         marks_while_away = 0
         mark = store.mark
