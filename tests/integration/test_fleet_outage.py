@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from integration.fleet_support import (
     status,
     stored_fingerprints,
 )
-from integration.pg_server import PgServer, PgServerError, start_server
+from integration.pg_server import PgServer, PgServerError, start_server, stop_server
 from support import run_cli
 
 LEASE_TTL_S = 2
@@ -177,8 +176,7 @@ def own_pg() -> Iterator[PgServer]:
         yield server
     finally:
         with contextlib.suppress(PgServerError):  # already stopped by a failed test
-            server.stop()
-        shutil.rmtree(server.base, ignore_errors=True)
+            stop_server(server)
 
 
 @pytest.mark.timeout(300)

@@ -122,13 +122,14 @@ class Worker:
                 # At most one shard committing behind the one being scanned.
                 await _settled(committing)
                 committing = shard
+            await _settled(committing)
         except BaseException:
             # A failure (a database lost): the shards in hand halt as on SIGTERM and
             # are given back before the error goes on.
             self._stop.set()
+            await asyncio.gather(*in_hand, return_exceptions=True)
             raise
         finally:
-            await asyncio.gather(*in_hand, return_exceptions=True)
             if session is not None:
                 await session.close()
         return self.report
