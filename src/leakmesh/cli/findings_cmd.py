@@ -9,15 +9,17 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from leakmesh.cli.common import EXIT_CLEAN, SCHEMA_POLICY, STORE, TENANT_ID, UsageError
 from leakmesh.store.errors import StoreError
 from leakmesh.store.factory import open_datastore
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.store.models import FindingQuery, TriageStatus
-from leakmesh.store.protocols import Datastore
 from leakmesh.worker.settings import ConfigError, Option, choice, int_in_range
+
+if TYPE_CHECKING:
+    from leakmesh.store.protocols import Datastore
 
 T = TypeVar("T")
 STATUSES = tuple(s.value for s in TriageStatus)

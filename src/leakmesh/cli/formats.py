@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from leakmesh.engine.finding import Finding
-from leakmesh.runtime.stats import ScanResult
+if TYPE_CHECKING:
+    from leakmesh.engine.finding import Finding
+    from leakmesh.runtime.stats import ScanResult
 
 FORMATS = ("text", "json", "jsonl", "sarif", "csv")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from leakmesh.cli import formats, sarif
 from leakmesh.cli.common import EXIT_CLEAN, EXIT_FINDINGS, load_ruleset, resolve_engine_settings
@@ -15,8 +16,10 @@ from leakmesh.engine.finding import CommitInfo, Finding, Location, Secret
 from leakmesh.engine.rules import Confidence
 from leakmesh.runtime.stats import ScanResult, ScanStats, finding_sort_key
 from leakmesh.store.models import FindingQuery, OccurrenceRecord, TriageStatus
-from leakmesh.store.protocols import Datastore
 from leakmesh.worker.settings import Option, choice
+
+if TYPE_CHECKING:
+    from leakmesh.store.protocols import Datastore
 
 FORMAT = Option("--format", "LEAKMESH_FORMAT", choice(*formats.FORMATS), "text")
 OUTPUT = Option[str | None]("--output", "LEAKMESH_OUTPUT", str, None)

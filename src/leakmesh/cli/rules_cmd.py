@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from leakmesh.cli.common import (
     EXIT_CLEAN,
@@ -17,9 +18,11 @@ from leakmesh.cli.common import (
 )
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.rulecheck import example_problems, keyword_problems
-from leakmesh.engine.rules import Rule
-from leakmesh.engine.scanner import BufferScanner
 from leakmesh.worker.settings import Option, choice
+
+if TYPE_CHECKING:
+    from leakmesh.engine.rules import Rule
+    from leakmesh.engine.scanner import BufferScanner
 
 LIST_FORMAT = Option("--format", "LEAKMESH_FORMAT", choice("text", "json"), "text")
 

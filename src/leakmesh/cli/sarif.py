@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
 from leakmesh import __version__
-from leakmesh.engine.finding import Finding
-from leakmesh.engine.rules import Rule, Ruleset
-from leakmesh.runtime.stats import ScanResult
+
+if TYPE_CHECKING:
+    from leakmesh.engine.finding import Finding
+    from leakmesh.engine.rules import Rule, Ruleset
+    from leakmesh.runtime.stats import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "leakmesh/fingerprint/v1"

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from leakmesh.cli import formats, sarif
 from leakmesh.cli.common import (
@@ -27,17 +27,18 @@ from leakmesh.cli.scan_settings import (
     add_scan_options,
     resolve_scan_settings,
 )
-from leakmesh.engine.engine import Engine
-from leakmesh.engine.finding import Finding
 from leakmesh.runtime.local_store import IncrementalScan, StoreTarget, scan_with_store
-from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
-from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_git_since, scan_staged
-from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.stores import open_stores
 from leakmesh.sources.git import GitError, HistoryOptions, open_repository, ref_tips
 from leakmesh.store.dsn import redact
 from leakmesh.store.errors import StoreError
 from leakmesh.worker.settings import ConfigError
+
+if TYPE_CHECKING:
+    from leakmesh.engine.engine import Engine
+    from leakmesh.engine.finding import Finding
+    from leakmesh.runtime.scan_fs import AlreadyDone
+    from leakmesh.runtime.stats import ScanResult
 
 
 def add_parser(
@@ -115,6 +116,8 @@ def execute_scan(
                 def scan(
                     already_done: AlreadyDone | None, covered: Mapping[str, str]
                 ) -> ScanResult:
+                    from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
+
                     return scan_fs(
                         settings.path,
                         engine=engine,
@@ -131,17 +134,24 @@ def execute_scan(
                 whole_history = settings.history == HistoryOptions() and not settings.staged
                 # The ref tips now: with a store, the walk starts where the last one ended.
                 tips = ref_tips(repo) if whole_history and settings.store else None
-                options = GitScanOptions(
-                    pool=settings.pool, history=settings.history, content=settings.content
-                )
 
                 def scan(
                     already_done: AlreadyDone | None, covered: Mapping[str, str]
                 ) -> ScanResult:
+                    from leakmesh.runtime.scan_git import (
+                        GitScanOptions,
+                        scan_git,
+                        scan_git_since,
+                        scan_staged,
+                    )
+
+                    options = GitScanOptions(
+                        pool=settings.pool, history=settings.history, content=settings.content
+                    )
                     if settings.staged:
                         run = scan_staged
                     elif tips is not None:
-                        run = partial(scan_git_since, covered=covered, tips=tips)
+                        run = partial(scan_git_since, covered=covered)
                     else:
                         run = scan_git
                     return run(

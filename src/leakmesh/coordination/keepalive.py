@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
-from leakmesh.coordination.protocols import CoordinatorSession
+
+if TYPE_CHECKING:
+    from leakmesh.coordination.protocols import CoordinatorSession
 
 KEEPALIVES_PER_TTL = 3
 

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from leakmesh.coordination.models import Progress, RunSpec, ShardLease, ShardSpec, ShardStatus
+if TYPE_CHECKING:
+    from leakmesh.coordination.models import Progress, RunSpec, ShardLease, ShardSpec, ShardStatus
 
 
 class CoordinatorSession(Protocol):

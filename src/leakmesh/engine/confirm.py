@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from leakmesh.engine.entropy import shannon_entropy
 from leakmesh.engine.placeholders import is_placeholder
-from leakmesh.engine.rules import Confidence, Rule
 from leakmesh.engine.validators import VALIDATORS
+
+if TYPE_CHECKING:
+    from leakmesh.engine.rules import Confidence, Rule
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY, TENANT_KEY_BYTES, policy_hash
-from leakmesh.engine.rules import Ruleset
 
 if TYPE_CHECKING:
     from leakmesh.engine.matcher import Matcher
+    from leakmesh.engine.rules import Ruleset
     from leakmesh.engine.scanner import BufferScanner
 
 DEFAULT_DECODE_DEPTH = 2

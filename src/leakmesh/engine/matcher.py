@@ -12,6 +12,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import blake3
 import hyperscan
@@ -19,7 +20,9 @@ import hyperscan
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.decoders import DECODERS
 from leakmesh.engine.errors import EngineError
-from leakmesh.engine.rules import Rule, Ruleset
+
+if TYPE_CHECKING:
+    from leakmesh.engine.rules import Rule, Ruleset
 
 TRIGGER_ID_BASE = 1_000_000
 

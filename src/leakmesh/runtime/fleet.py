@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
-from leakmesh.coordination.models import RunSpec, ShardLease
-from leakmesh.coordination.protocols import Coordinator
-from leakmesh.engine.engine import Engine
 from leakmesh.ops.retry import Backoff
 from leakmesh.runtime.fleet_plan import EventLog, PageCommitted, WorkerPlan, WorkerReport
 from leakmesh.runtime.fleet_shard import FleetSession, ShardOutcome, ShardRun, WorkerContext
 from leakmesh.runtime.pool import ScanPool
 from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate
-from leakmesh.runtime.stores import Stores
 from leakmesh.store.errors import StaleFence
 from leakmesh.store.models import ShardFence
+
+if TYPE_CHECKING:
+    from leakmesh.coordination.models import RunSpec, ShardLease
+    from leakmesh.coordination.protocols import Coordinator
+    from leakmesh.engine.engine import Engine
+    from leakmesh.runtime.stores import Stores
 
 
 class Worker:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
 from leakmesh.coordination.keepalive import keep_alive
@@ -24,17 +25,19 @@ from leakmesh.coordination.models import (
     ShardLease,
     SourceKind,
 )
-from leakmesh.coordination.protocols import CoordinatorSession
-from leakmesh.runtime.fleet_plan import EventLog, PageCommitted, WorkerPlan, WorkerReport
 from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_records
-from leakmesh.runtime.pool import ScanPool
-from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate
 from leakmesh.runtime.shard_pages import Page, scan_fs_shard, scan_git_shard
-from leakmesh.runtime.stores import Stores
 from leakmesh.sources.git import GitError, open_repository, ref_tips
 from leakmesh.sources.mirrors import update_mirror
 from leakmesh.store.errors import StaleFence, StoreError
 from leakmesh.store.models import ObservationContext, ShardFence
+
+if TYPE_CHECKING:
+    from leakmesh.coordination.protocols import CoordinatorSession
+    from leakmesh.runtime.fleet_plan import EventLog, PageCommitted, WorkerPlan, WorkerReport
+    from leakmesh.runtime.pool import ScanPool
+    from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate
+    from leakmesh.runtime.stores import Stores
 
 
 class ShardOutcome(Enum):

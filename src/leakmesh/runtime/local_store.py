@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.finding import Finding
-from leakmesh.runtime.scan_fs import AlreadyDone
-from leakmesh.runtime.stats import ScanResult
-from leakmesh.runtime.stores import Stores
+from leakmesh.runtime.stats import ScanResult, ScanStats
 from leakmesh.store.models import ObservationContext, OccurrenceRecord, UpsertCounts
+
+if TYPE_CHECKING:
+    from leakmesh.engine.finding import Finding
+    from leakmesh.runtime.scan_fs import AlreadyDone
+    from leakmesh.runtime.stores import Stores
 
 UPSERT_CHUNK = 5_000
 
@@ -86,7 +89,12 @@ async def persist(
     return totals
 
 
-IncrementalScan = Callable[[AlreadyDone, Mapping[str, str]], ScanResult]
+def _unchanged_history(policy_hash: str) -> ScanResult:
+    stats = ScanStats(commits_walked=0, blobs_scanned=0)
+    return ScanResult(findings=[], stats=stats, skipped=[], policy_hash=policy_hash)
+
+
+IncrementalScan = Callable[["AlreadyDone", Mapping[str, str]], ScanResult]
 """A scan given the done-ledger's answer and the ref tips an earlier history scan
 under the same policy covered (empty for directories, or without a frontier)."""
 
@@ -100,7 +108,8 @@ async def scan_with_store(
 ) -> tuple[ScanResult, UpsertCounts]:
     """Run `scan` with the ledger gate, then persist. `frontier_tips`, when given,
     are the ref tips the history scan starts from: the tips recorded last time are
-    handed to `scan`, and these recorded once everything else is."""
+    handed to `scan`, and these recorded once everything else is. When the tips
+    recorded cover them all, nothing new is reachable and `scan` is not called."""
     loop = asyncio.get_running_loop()
     covered: Mapping[str, str] = {}
     if frontier_tips is not None:
@@ -118,9 +127,12 @@ async def scan_with_store(
         )
         return {oid for oid, status in future.result().items() if status.final}
 
-    result = await asyncio.to_thread(scan, already_done, covered)
+    if frontier_tips is not None and set(covered.values()).issuperset(frontier_tips.values()):
+        result = _unchanged_history(target.policy_hash)
+    else:
+        result = await asyncio.to_thread(scan, already_done, covered)
     counts = await persist(stores, result, target, run_id=run_id)
-    if frontier_tips:
+    if frontier_tips and frontier_tips != covered:
         await stores.frontier.advance(target.tenant, target.frontier_key, frontier_tips)
     await stores.findings.finish_run(run_id)
     return result, counts

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import blake3
 
-from leakmesh.engine.engine import Engine
-from leakmesh.engine.finding import Finding
 from leakmesh.sources.items import Item, Skipped
 from leakmesh.store.models import LedgerStatus
 
 if TYPE_CHECKING:
+    from leakmesh.engine.engine import Engine
+    from leakmesh.engine.finding import Finding
     from leakmesh.engine.scanner import BufferScanner
 
 B = TypeVar("B")

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.engine import Engine
 from leakmesh.engine.finding import Finding
 from leakmesh.runtime.pool import (
     BatchResult,
@@ -27,7 +27,10 @@ from leakmesh.runtime.pool import (
 from leakmesh.runtime.stats import ScanResult, ScanStats, finding_sort_key
 from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, classify, read_file, walk
 from leakmesh.sources.items import Skipped, SkipReason
-from leakmesh.store.models import LedgerStatus
+
+if TYPE_CHECKING:
+    from leakmesh.engine.engine import Engine
+    from leakmesh.store.models import LedgerStatus
 
 MIB = 1024 * 1024
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.engine import Engine
-from leakmesh.engine.finding import CommitInfo, Finding
 from leakmesh.runtime.pool import (
     BatchResult,
     PoolOptions,
@@ -25,13 +24,17 @@ from leakmesh.runtime.pool import (
     worker_scanner,
 )
 from leakmesh.runtime.scan_fs import AlreadyDone, Collector, FindingsCallback, ProgressCallback
-from leakmesh.runtime.stats import ScanResult
 from leakmesh.sources.filesystem import FsSourceOptions, classify, ignored_paths
 from leakmesh.sources.git import BlobRef, CommitSeen, HistoryOptions, Repository
 from leakmesh.sources.git_blobs import BlobReader
 from leakmesh.sources.git_history import BlobCopy, walk_history
 from leakmesh.sources.git_staged import staged_added_lines, staged_blobs
 from leakmesh.sources.items import Item, Skipped, SkipReason
+
+if TYPE_CHECKING:
+    from leakmesh.engine.engine import Engine
+    from leakmesh.engine.finding import CommitInfo, Finding
+    from leakmesh.runtime.stats import ScanResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,33 +257,19 @@ def scan_git(
     return _finish(collector, engine=engine, options=options, on_findings=on_findings)
 
 
-def _nothing_new(*, engine: Engine, options: GitScanOptions) -> ScanResult:
-    """The result of a history scan when an earlier scan covered every ref tip:
-    nothing new is reachable, so no git walk and no worker is started."""
-    collector = Collector(on_findings=None, on_progress=None)
-    collector.stats.commits_walked = 0
-    collector.stats.blobs_scanned = 0
-    return collector.result(engine.policy_hash(options.content.policy_options()))
-
-
 def scan_git_since(
     repo: Repository,
     *,
     engine: Engine,
     options: GitScanOptions,
     covered: Mapping[str, str],
-    tips: Mapping[str, str],
     on_findings: FindingsCallback | None = None,
     on_progress: ProgressCallback | None = None,
     already_done: AlreadyDone | None = None,
 ) -> ScanResult:
-    """`scan_git` of what an earlier scan under the same policy left: `covered` are
-    the ref tips it recorded (the frontier), `tips` the refs now. Nothing at all
-    when every tip is covered, else the walk with the covered tips excluded."""
-    done = set(covered.values())
-    if done.issuperset(tips.values()):
-        return _nothing_new(engine=engine, options=options)
-    history = replace(options.history, exclude=tuple(sorted(done)))
+    """`scan_git` of what an earlier scan under the same policy left: the walk with
+    `covered`, the ref tips it recorded (the frontier), excluded."""
+    history = replace(options.history, exclude=tuple(sorted(set(covered.values()))))
     return scan_git(
         repo,
         engine=engine,

@@ -16,10 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from leakmesh.coordination.models import ShardSpec
-from leakmesh.engine.finding import Finding
 from leakmesh.runtime.pool import BatchResult, ScanPool, merge
 from leakmesh.runtime.scan_fs import (
     AlreadyDone,
@@ -37,8 +35,12 @@ from leakmesh.runtime.scan_git import (
     scan_blob_batch,
 )
 from leakmesh.sources.filesystem import FileEntry, ignored_paths, walk
-from leakmesh.sources.git import BlobRef, Repository
 from leakmesh.sources.git_history import walk_history
+
+if TYPE_CHECKING:
+    from leakmesh.coordination.models import ShardSpec
+    from leakmesh.engine.finding import Finding
+    from leakmesh.sources.git import BlobRef, Repository
 
 B = TypeVar("B")
 MIB = 1024 * 1024

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.finding import Finding
-from leakmesh.sources.items import Skipped
-from leakmesh.store.models import LedgerStatus
+if TYPE_CHECKING:
+    from leakmesh.engine.finding import Finding
+    from leakmesh.sources.items import Skipped
+    from leakmesh.store.models import LedgerStatus
 
 
 @dataclass(slots=True)

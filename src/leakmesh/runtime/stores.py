@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from leakmesh.store.factory import open_datastore
-from leakmesh.store.migrate import MigrationPolicy
-from leakmesh.store.protocols import Datastore, DoneLedger, FindingsStore, GitFrontier
+
+if TYPE_CHECKING:
+    from leakmesh.store.migrate import MigrationPolicy
+    from leakmesh.store.protocols import Datastore, DoneLedger, FindingsStore, GitFrontier
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.finding import Finding
+if TYPE_CHECKING:
+    from leakmesh.engine.finding import Finding
 
 BASELINE_VERSION = 1
 

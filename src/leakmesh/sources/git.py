@@ -9,8 +9,10 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from leakmesh.engine.finding import CommitInfo
+if TYPE_CHECKING:
+    from leakmesh.engine.finding import CommitInfo
 
 NULL_SHA = "0" * 40
 _SKIPPED_MODES = {"160000", "120000"}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from leakmesh.store.dsn import parse_dsn
 from leakmesh.store.migrate import MigrationPolicy
-from leakmesh.store.protocols import Datastore
+
+if TYPE_CHECKING:
+    from leakmesh.store.protocols import Datastore
 
 
 async def open_datastore(dsn: str, *, policy: MigrationPolicy) -> Datastore:

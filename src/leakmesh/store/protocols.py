@@ -4,19 +4,20 @@ on SQLite (`sqlite.py`) and on PostgreSQL; all pass `tests/.../store_contract.py
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from leakmesh.store.models import (
-    FindingQuery,
-    LedgerStatus,
-    ObservationContext,
-    OccurrenceRecord,
-    ShardFence,
-    StoredFinding,
-    TriageEvent,
-    TriageStatus,
-    UpsertCounts,
-)
+if TYPE_CHECKING:
+    from leakmesh.store.models import (
+        FindingQuery,
+        LedgerStatus,
+        ObservationContext,
+        OccurrenceRecord,
+        ShardFence,
+        StoredFinding,
+        TriageEvent,
+        TriageStatus,
+        UpsertCounts,
+    )
 
 
 class FencedWrites(Protocol):

@@ -18,12 +18,12 @@ import time
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leakmesh.coordination.errors import CoordinationError, UnknownRun
 from leakmesh.coordination.etcd import EtcdCoordinator
 from leakmesh.coordination.models import ShardLease
 from leakmesh.coordination.models import SourceKind as RunSource
-from leakmesh.engine.engine import Engine
 from leakmesh.runtime.fleet import run_worker
 from leakmesh.runtime.fleet_plan import WorkerPlan
 from leakmesh.runtime.local_store import IncrementalScan, StoreTarget, scan_with_store
@@ -31,18 +31,21 @@ from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import AlreadyDone, LocalScanOptions, scan_fs
 from leakmesh.runtime.scan_git import GitScanOptions, scan_git, scan_git_since
 from leakmesh.runtime.shard_pages import Page, PageBudget
-from leakmesh.runtime.stats import ScanResult
 from leakmesh.runtime.stores import Stores, open_stores
 from leakmesh.sources.git import GitError, open_repository, ref_tips
 from leakmesh.store.errors import StoreError
 from leakmesh.store.postgres import PostgresDatastore
-from leakmesh.worker.config import WorkerConfig
 from leakmesh.worker.engine_settings import build_engine
 from leakmesh.worker.logs import JsonLog
 from leakmesh.worker.options import SourceKind, WorkerMode
 from leakmesh.worker.settings import ConfigError
 from leakmesh.worker.telemetry import LogSink, TelemetryRecorder
 from leakmesh.worker.telemetry_fields import FindingEvent, ProgressEvent, SummaryEvent
+
+if TYPE_CHECKING:
+    from leakmesh.engine.engine import Engine
+    from leakmesh.runtime.stats import ScanResult
+    from leakmesh.worker.config import WorkerConfig
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -114,7 +117,6 @@ def _direct(config: WorkerConfig, engine: Engine, log: JsonLog) -> int:
             engine=engine,
             options=options,
             covered=covered,
-            tips=tips,
             already_done=already_done,
         )
 

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakmesh.store.dsn import parse_dsn, redact
 from leakmesh.store.migrate import MigrationPolicy
@@ -55,7 +55,6 @@ from leakmesh.worker.options import (
     SourceKind,
     WorkerMode,
 )
-from leakmesh.worker.parsers import Endpoint
 from leakmesh.worker.scan_options import (
     IGNORE_FILE,
     MAX_FILE_SIZE,
@@ -69,6 +68,9 @@ from leakmesh.worker.settings import (
     ConfigError,
     Option,
 )
+
+if TYPE_CHECKING:
+    from leakmesh.worker.parsers import Endpoint
 
 # ---------------------------------------------------------------- the configuration
 
