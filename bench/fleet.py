@@ -9,7 +9,9 @@
    without its tests when absent), against `leakmesh scan fs` of the same tree
    with the same tenant key and a warm rule cache. The ratio is the worker process
    (start to exit) over the local scan process; `run create` is reported beside
-   it. The same for the history repository of bench/run_git.py
+   it, and so is the worker over `leakmesh scan --store=DSN` into a fresh
+   database: the same persistence (findings, done-ledger, frontier) without
+   etcd, shards or pages. The same for the history repository of bench/run_git.py
    (bench/work/history/repo; skipped when absent): `scan git` against a git run,
    the worker's mirror warm. One warm-up, then the median of `--repeat`; each
    fleet run gets a fresh database (the done-ledger would otherwise skip it all)
@@ -336,6 +338,18 @@ def local_scan(source: str, target: Path, env: dict[str, str]) -> tuple[float, f
     return elapsed, float(stats["duration_s"]), len(report["findings"]), int(stats["items_scanned"])
 
 
+def store_scan(source: str, target: Path, env: dict[str, str], dsn: str) -> float:
+    """Wall seconds of `leakmesh scan --store=DSN` into a fresh database: the same
+    persistence as the worker's (findings, done-ledger, frontier), no coordination."""
+    started = time.perf_counter()
+    run_cli(
+        ["scan", source, str(target), "--format=json", "--progress=never", f"--store={dsn}"],
+        env,
+        ok=(0, 1),
+    )
+    return time.perf_counter() - started
+
+
 @dataclass
 class Overhead:
     name: str
@@ -355,10 +369,16 @@ class Overhead:
     mirror_s: float = 0.0
     items: int = 0
     ledger_s: float = 0.0
+    store_scan_s: float = 0.0
+    """Median `leakmesh scan --store` into a fresh PostgreSQL database."""
 
     @property
     def ratio(self) -> float:
         return self.worker_s / self.scan_s
+
+    @property
+    def store_ratio(self) -> float:
+        return self.worker_s / self.store_scan_s
 
     @property
     def total_ratio(self) -> float:
@@ -372,14 +392,18 @@ def overhead(
     # Warm-up: the rule cache, the page cache, the worker's mirror.
     local_scan(source, target, env)
     warm = fleet_run(servers, source, target, extra, f"{source}-warm")
+    store_scan(source, target, env, servers.fresh_dsn())
     scans: list[tuple[float, float, int, int]] = []
+    stored: list[float] = []
     runs: list[FleetRun] = []
     for i in range(repeat):
         scans.append(local_scan(source, target, env))
+        stored.append(store_scan(source, target, env, servers.fresh_dsn()))
         runs.append(fleet_run(servers, source, target, extra, f"{source}-{i}"))
         run = runs[-1]
         print(
-            f"  {name} #{i + 1}: scan {scans[-1][0]:.2f} s, run create {run.create_s:.2f} s, "
+            f"  {name} #{i + 1}: scan {scans[-1][0]:.2f} s, scan --store {stored[-1]:.2f} s, "
+            f"run create {run.create_s:.2f} s, "
             f"worker {run.worker_s:.2f} s (start-up {run.startup_s:.2f} s, shards "
             f"{run.shards_s:.2f} s; {run.shards} shards, {run.pages} pages)",
             flush=True,
@@ -422,6 +446,7 @@ def overhead(
         mirror_s,
         scans[-1][3],
         ledger_s,
+        statistics.median(stored),
     )
 
 
@@ -975,6 +1000,10 @@ def main() -> int:
             f"{mark(o.ratio <= OVERHEAD_TARGET)} |"
         )
         rows.append(
+            f"| overhead, {o.name}: worker / `scan --store` (same PostgreSQL persistence, "
+            f"no etcd) | {o.store_ratio:.2f}x (scan --store {o.store_scan_s:.2f} s) | — | |"
+        )
+        rows.append(
             f"| overhead, {o.name}: (run create + worker) / local scan | {o.total_ratio:.2f}x "
             f"(run create {o.create_s:.2f} s) | — | |"
         )
@@ -1048,7 +1077,8 @@ def main() -> int:
         f"warm-up, then the median of {args.repeat}; whole processes: `leakmesh scan fs|git "
         "PATH --format=json` against `leakmesh run create fs|git PATH` then one `leakmesh "
         "worker` (connector mode, default budgets, LEAKMESH_JOBS unset), a fresh database "
-        f"and namespace per run. Failover: {failover_setup}. Acquire: one in-process session "
+        "and namespace per run; `scan --store` also into a fresh database. "
+        f"Failover: {failover_setup}. Acquire: one in-process session "
         "acquiring then completing every shard of a run, sequentially.",
         "",
         "| figure | measured | target | |",
