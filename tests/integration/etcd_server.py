@@ -54,6 +54,26 @@ def start_etcd() -> EtcdServer:
     return _launch(base, free_port(), free_port())
 
 
+def start_etcd_cluster(members: int = 3) -> list[EtcdServer]:
+    """A cluster of `members` on loopback, each with its own data dir; returned
+    once every member reports healthy (a member has no quorum alone, so all are
+    started before any is waited for)."""
+    ports = [(free_port(), free_port()) for _ in range(members)]
+    cluster = ",".join(f"m{i}=http://127.0.0.1:{peer}" for i, (_, peer) in enumerate(ports))
+    servers = [
+        _spawn(Path(tempfile.mkdtemp(prefix="leakmesh-etcd-")), client, peer, f"m{i}", cluster)
+        for i, (client, peer) in enumerate(ports)
+    ]
+    try:
+        for server in servers:
+            _wait_healthy(server)
+    except EtcdServerError:
+        for server in servers:
+            stop_etcd(server)
+        raise
+    return servers
+
+
 def kill_etcd(server: EtcdServer) -> None:
     """`kill -9` the server, keeping its data for `restart_etcd`."""
     server.process.kill()
@@ -66,6 +86,13 @@ def restart_etcd(server: EtcdServer) -> EtcdServer:
 
 
 def _launch(base: Path, client_port: int, peer_port: int) -> EtcdServer:
+    cluster = f"leakmesh-test=http://127.0.0.1:{peer_port}"
+    server = _spawn(base, client_port, peer_port, "leakmesh-test", cluster)
+    _wait_healthy(server)
+    return server
+
+
+def _spawn(base: Path, client_port: int, peer_port: int, name: str, cluster: str) -> EtcdServer:
     binary = shutil.which("etcd")
     if binary is None:
         raise EtcdServerError(MISSING_MESSAGE)
@@ -74,28 +101,30 @@ def _launch(base: Path, client_port: int, peer_port: int) -> EtcdServer:
     process = subprocess.Popen(
         [
             binary,
-            "--name=leakmesh-test",
+            f"--name={name}",
             f"--data-dir={base / 'data'}",
             f"--listen-client-urls={client}",
             f"--advertise-client-urls={client}",
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=leakmesh-test={peer}",
+            f"--initial-cluster={cluster}",
             "--initial-cluster-state=new",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     log.close()
-    server = EtcdServer(base, client_port, peer_port, process)
+    return EtcdServer(base, client_port, peer_port, process)
+
+
+def _wait_healthy(server: EtcdServer) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while not server.healthy():
-        if process.poll() is not None or time.monotonic() > deadline:
+        if server.process.poll() is not None or time.monotonic() > deadline:
             tail = server.log.read_text(errors="replace").strip().splitlines()[-1:]
             stop_etcd(server)
             raise EtcdServerError(f"etcd did not start: {' '.join(tail) or 'no output'}")
         time.sleep(0.1)
-    return server
 
 
 def stop_etcd(server: EtcdServer) -> None:

@@ -77,10 +77,35 @@ class _ShardView:
 
 
 class EtcdCoordinator:
-    def __init__(self, client: Any, *, namespace: str, endpoint: Endpoint) -> None:
-        self._client = client
+    """Every call goes to one endpoint of the cluster. A call that finds it
+    unreachable fails (`CoordinatorUnavailable`, the caller retries) and the next
+    call first moves to the first endpoint, in order after it, that answers: etcd
+    members share one keyspace and one lease table, so sessions, leases and fences
+    carry on there."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        endpoints: Sequence[Endpoint],
+        timeout_s: int = DEFAULT_RPC_TIMEOUT_S,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("no etcd endpoint")
         self._keys = EtcdKeys(namespace.rstrip("/").encode())
-        self.endpoint = endpoint
+        self._endpoints = tuple(endpoints)
+        self._timeout_s = timeout_s
+        self._current = len(self._endpoints) - 1
+        self._client: Any = None
+        self._unreachable = True
+        self._switching = asyncio.Lock()
+        self._retired: list[Any] = []
+        """Clients left behind by a move; calls may still be in flight on them."""
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The endpoint calls go to now."""
+        return self._endpoints[self._current]
 
     def __repr__(self) -> str:
         return f"EtcdCoordinator({self.endpoint[0]}:{self.endpoint[1]}, {self._keys.namespace!r})"
@@ -93,37 +118,68 @@ class EtcdCoordinator:
         namespace: str,
         timeout_s: int = DEFAULT_RPC_TIMEOUT_S,
     ) -> EtcdCoordinator:
-        """The first endpoint that answers a status request; `CoordinatorUnavailable`
+        """On the first endpoint that answers a status request; `CoordinatorUnavailable`
         naming them all when none does."""
-        for host, port in endpoints:
-            client = aetcd.Client(host=host, port=port, timeout=timeout_s)
-            coordinator = cls(client, namespace=namespace, endpoint=(host, port))
-            try:
-                await coordinator.health()
-            except CoordinationError:
-                await client.close()
-                continue
-            return coordinator
-        shown = ", ".join(f"{h}:{p}" for h, p in endpoints)
-        raise CoordinatorUnavailable(f"no etcd endpoint answered ({shown})")
+        coordinator = cls(namespace=namespace, endpoints=endpoints, timeout_s=timeout_s)
+        await coordinator._move("connect")
+        return coordinator
+
+    @asynccontextmanager
+    async def _rpc(self, what: str) -> AsyncIterator[None]:
+        if self._unreachable:
+            await self._move(what)
+        try:
+            async with _translated(what):
+                yield
+        except CoordinatorUnavailable:
+            self._unreachable = True
+            raise
+
+    async def _move(self, what: str) -> None:
+        """To the first endpoint after the current one (the current one last) that
+        answers a status request."""
+        async with self._switching:
+            if not self._unreachable:
+                return  # another call has moved already
+            count = len(self._endpoints)
+            for step in range(1, count + 1):
+                index = (self._current + step) % count
+                host, port = self._endpoints[index]
+                client = aetcd.Client(host=host, port=port, timeout=self._timeout_s)
+                try:
+                    async with _translated(what):
+                        await client.status()
+                except CoordinationError:
+                    await client.close()
+                    continue
+                if self._client is not None:
+                    self._retired.append(self._client)
+                self._client, self._current, self._unreachable = client, index, False
+                return
+        shown = ", ".join(f"{h}:{p}" for h, p in self._endpoints)
+        raise CoordinatorUnavailable(f"no etcd endpoint answered ({shown}) during {what}")
 
     async def health(self) -> None:
-        async with _translated("health check"):
+        async with self._rpc("health check"):
             await self._client.status()
 
     async def close(self) -> None:
-        await self._client.close()
+        for client in [*self._retired, self._client]:
+            if client is not None:
+                await client.close()
+        self._retired.clear()
+        self._client = None
 
     # -- runs and shards ------------------------------------------------------------
 
     async def create_run(self, run: RunSpec, shards: Sequence[ShardSpec]) -> None:
         meta = self._keys.meta(run.run_id)
-        async with _translated("create run"):
+        async with self._rpc("create run"):
             if await self._client.get(meta) is not None:
                 raise RunExists(f"run {run.run_id} already exists")
         # Shards first, the run last: a worker sees a run only once all its shards are there.
         await self.register_shards(run.run_id, shards)
-        async with _translated("create run"):
+        async with self._rpc("create run"):
             created, _ = await self._client.transaction(
                 compare=[self._client.transactions.version(meta) == 0],
                 success=[self._client.transactions.put(meta, run.to_json())],
@@ -140,7 +196,7 @@ class EtcdCoordinator:
             spec_key = self._keys.shard(run_id, spec.shard_id, "spec")
             state_key = self._keys.shard(run_id, spec.shard_id, "state")
             record = ShardRecord()
-            async with limit, _translated("register shards"):
+            async with limit, self._rpc("register shards"):
                 await self._client.transaction(
                     compare=[txn.version(spec_key) == 0],
                     success=[
@@ -154,14 +210,14 @@ class EtcdCoordinator:
         await asyncio.gather(*(register(spec) for spec in shards))
 
     async def get_run(self, run_id: int) -> RunSpec:
-        async with _translated("get run"):
+        async with self._rpc("get run"):
             found = await self._client.get(self._keys.meta(run_id))
         if found is None:
             raise UnknownRun(f"no run {run_id}")
         return RunSpec.from_json(found.value)
 
     async def list_runs(self) -> list[RunSpec]:
-        async with _translated("list runs"):
+        async with self._rpc("list runs"):
             found = await self._client.get_prefix(self._keys.metas())
         return [RunSpec.from_json(kv.value) for kv in found]
 
@@ -171,7 +227,7 @@ class EtcdCoordinator:
         """(key after its prefix, value, mod revision) under each prefix (or of each
         key, when `exact`), all read at one revision in one request."""
         txn = self._client.transactions
-        async with _translated(what):
+        async with self._rpc(what):
             _, replies = await self._client.transaction(
                 compare=[],
                 success=[
@@ -214,19 +270,19 @@ class EtcdCoordinator:
         return states, {key.decode() for key, _, _ in owners}
 
     async def is_complete(self, run_id: int) -> bool:
-        async with _translated("run completion"):
+        async with self._rpc("run completion"):
             still_open = await self._client.get_prefix(
                 self._keys.index(run_id, "open"), keys_only=True
             )
         if still_open:  # the usual answer while workers poll: one request
             return False
         await self.get_run(run_id)
-        async with _translated("run completion"):
+        async with self._rpc("run completion"):
             shards = await self._client.get_prefix(self._keys.shards(run_id), keys_only=True)
         return bool(shards)
 
     async def open_session(self, *, worker_id: int, ttl_s: int) -> EtcdSession:
-        async with _translated("grant lease"):
+        async with self._rpc("grant lease"):
             lease = await self._client.lease(ttl_s)
         return EtcdSession(self, lease=lease, worker_id=worker_id, ttl_s=ttl_s)
 
@@ -264,7 +320,7 @@ class EtcdCoordinator:
             return None
         taken = claimed(ShardRecord.from_json(raw_state), session.worker_id)
         token = lease_token(session.worker_id, session.lease_id, taken.fence)
-        async with _translated("acquire"):
+        async with self._rpc("acquire"):
             won, _ = await self._client.transaction(
                 compare=[txn.version(owner_key) == 0, txn.mod(state_key) == state_revision],
                 success=[
@@ -292,7 +348,7 @@ class EtcdCoordinator:
         txn = self._client.transactions
         owner_key = self._keys.owner(lease.run_id, lease.spec.shard_id)
         state_key = self._keys.shard(lease.run_id, lease.spec.shard_id, "state")
-        async with _translated(what):
+        async with self._rpc(what):
             current = await self._client.get(state_key)
             if current is None:
                 raise LeaseLost(f"shard {lease.spec.shard_id} of run {lease.run_id} is gone")
@@ -316,13 +372,13 @@ class EtcdCoordinator:
             )
 
     async def _renew(self, session: EtcdSession) -> None:
-        async with _translated("lease keepalive"):
+        async with self._rpc("lease keepalive"):
             reply = await self._client.refresh_lease(session.lease_id)
         if reply is None or reply.TTL <= 0:
             raise LeaseLost(f"lease of worker {session.worker_id} expired")
 
     async def _revoke(self, session: EtcdSession) -> None:
-        async with _translated("lease revoke"):
+        async with self._rpc("lease revoke"):
             try:
                 await self._client.revoke_lease(session.lease_id)
             except aetcd.exceptions.ClientError:
