@@ -325,29 +325,21 @@ async def _ledger_cost(dsn: str, items: int, pages: int) -> float:
         await store.close()
 
 
-def local_scan(source: str, target: Path, env: dict[str, str]) -> tuple[float, float, int, int]:
-    """Wall seconds of `leakmesh scan`, the scan's own `duration_s`, its findings and
-    the items it scanned."""
+def local_scan(
+    source: str, target: Path, env: dict[str, str], *options: str
+) -> tuple[float, float, int, int]:
+    """Wall seconds of `leakmesh scan` (with `options`, e.g. `--store=DSN`), the
+    scan's own `duration_s`, its findings and the items it scanned."""
     started = time.perf_counter()
     out = run_cli(
-        ["scan", source, str(target), "--format=json", "--progress=never"], env, ok=(0, 1)
+        ["scan", source, str(target), "--format=json", "--progress=never", *options],
+        env,
+        ok=(0, 1),
     )
     elapsed = time.perf_counter() - started
     report = json.loads(out)
     stats = report["stats"]
     return elapsed, float(stats["duration_s"]), len(report["findings"]), int(stats["items_scanned"])
-
-
-def store_scan(source: str, target: Path, env: dict[str, str], dsn: str) -> float:
-    """Wall seconds of `leakmesh scan --store=DSN` into a fresh database: the same
-    persistence as the worker's (findings, done-ledger, frontier), no coordination."""
-    started = time.perf_counter()
-    run_cli(
-        ["scan", source, str(target), "--format=json", "--progress=never", f"--store={dsn}"],
-        env,
-        ok=(0, 1),
-    )
-    return time.perf_counter() - started
 
 
 @dataclass
@@ -392,13 +384,15 @@ def overhead(
     # Warm-up: the rule cache, the page cache, the worker's mirror.
     local_scan(source, target, env)
     warm = fleet_run(servers, source, target, extra, f"{source}-warm")
-    store_scan(source, target, env, servers.fresh_dsn())
+    # `scan --store` into a fresh database: the worker's persistence (findings,
+    # done-ledger, frontier) without coordination.
+    local_scan(source, target, env, f"--store={servers.fresh_dsn()}")
     scans: list[tuple[float, float, int, int]] = []
     stored: list[float] = []
     runs: list[FleetRun] = []
     for i in range(repeat):
         scans.append(local_scan(source, target, env))
-        stored.append(store_scan(source, target, env, servers.fresh_dsn()))
+        stored.append(local_scan(source, target, env, f"--store={servers.fresh_dsn()}")[0])
         runs.append(fleet_run(servers, source, target, extra, f"{source}-{i}"))
         run = runs[-1]
         print(

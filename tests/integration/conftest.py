@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from integration.etcd_server import EtcdServer, EtcdServerError, start_etcd, stop_etcd
-from integration.pg_server import PgServer, PgServerError, start_server, stop_server
+from integration.etcd_server import EtcdServer, start_etcd, start_etcd_cluster, stop_etcd
+from integration.pg_server import PgServer, start_server, stop_server
+from integration.server_setup import started
 
 TEMPLATE = "leakmesh_template"
 
@@ -22,13 +23,7 @@ TEMPLATE = "leakmesh_template"
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A running PostgreSQL with a migrated ``leakmesh_template`` database."""
-    problem = ""
-    try:
-        server = start_server()
-    except PgServerError as exc:
-        problem = str(exc)
-    if problem:  # failed outside the except block: one line, no chained traceback
-        pytest.fail(problem, pytrace=False)
+    server = started(start_server)
     try:
         server.create_migrated_template(TEMPLATE)
         yield server
@@ -50,17 +45,22 @@ def pg_empty_dsn(pg_server: PgServer) -> str:
 
 @pytest.fixture(scope="session")
 def etcd_server() -> Iterator[EtcdServer]:
-    problem = ""
-    try:
-        server = start_etcd()
-    except EtcdServerError as exc:
-        problem = str(exc)
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    server = started(start_etcd)
     try:
         yield server
     finally:
         stop_etcd(server)
+
+
+@pytest.fixture
+def etcd_cluster() -> Iterator[list[EtcdServer]]:
+    """Three etcd members of one cluster, for this test only."""
+    servers = started(start_etcd_cluster)
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            stop_etcd(server)
 
 
 @pytest.fixture
