@@ -49,6 +49,10 @@ async def _translated(what: str) -> AsyncIterator[None]:
     except (
         aetcd.exceptions.ConnectionFailedError,
         aetcd.exceptions.ConnectionTimeoutError,
+        # gRPC's INTERNAL ("Internal error from Core"): a call cut off when its
+        # connection died, seen when a member is killed mid-call. Retried like
+        # an unreachable member, not fatal.
+        aetcd.exceptions.InternalError,
         TimeoutError,
     ) as exc:
         raise CoordinatorUnavailable(
@@ -95,6 +99,8 @@ class EtcdCoordinator:
         self._keys = EtcdKeys(namespace.rstrip("/").encode())
         self._endpoints = tuple(endpoints)
         self._timeout_s = timeout_s
+        # Not connected yet: the first call moves, and a move starts after the
+        # current endpoint, so the first one tried is endpoints[0].
         self._current = len(self._endpoints) - 1
         self._client: Any = None
         self._unreachable = True
