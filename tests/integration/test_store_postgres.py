@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from dataclasses import replace
 
 import psycopg
 import pytest
+from msgspec.structs import replace
 
 from contract.store_contract import TENANT, StoreContract, StoreFactory, occurrence
 from integration.pg_server import free_port

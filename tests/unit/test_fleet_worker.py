@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from leakmesh.coordination.memory import InMemoryCoordinator
 from leakmesh.coordination.models import RunSpec, ShardSpec, ShardState, SourceKind

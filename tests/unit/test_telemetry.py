@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 import re
@@ -13,6 +12,7 @@ import blake3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec import Struct
 
 from leakmesh.worker.telemetry import (
     EVENT_TYPES,
@@ -239,12 +239,11 @@ def test_length_is_utf8_bytes(value: str, length: int) -> None:
 
 def test_every_event_field_is_declared() -> None:
     for event_type in EVENT_TYPES:
-        for field in dataclasses.fields(event_type):
-            assert field.name in FIELD_POLICY, (event_type.__name__, field.name)
+        for name in event_type.__struct_fields__:
+            assert name in FIELD_POLICY, (event_type.__name__, name)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class _FutureEvent:
+class _FutureEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.future"
     category: ClassVar[Category] = Category.CORE
     hostname: str

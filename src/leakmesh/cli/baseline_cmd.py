@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from leakmesh.cli.common import EXIT_CLEAN, UsageError, build_engine, resolve_engine_settings
 from leakmesh.cli.logs import log_event

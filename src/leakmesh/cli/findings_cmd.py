@@ -8,8 +8,9 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import TYPE_CHECKING, TypeVar
+
+from msgspec.structs import asdict
 
 from leakmesh.cli.common import EXIT_CLEAN, SCHEMA_POLICY, STORE, TENANT_ID, UsageError
 from leakmesh.store.errors import StoreError

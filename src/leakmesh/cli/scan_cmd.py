@@ -8,10 +8,11 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+
+from msgspec.structs import replace
 
 from leakmesh.cli import formats, sarif
 from leakmesh.cli.common import (

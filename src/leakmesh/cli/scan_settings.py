@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from leakmesh.cli import formats
 from leakmesh.cli.common import (
@@ -118,8 +119,7 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
     add_engine_options(parser)
 
 
-@dataclass(frozen=True, slots=True)
-class ScanSettings:
+class ScanSettings(Struct, frozen=True):
     source: str
     path: Path
     format: str

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
 from typing import Any
 
 import aetcd
 import aetcd.exceptions
 import aetcd.utils
+from msgspec import Struct
+from msgspec.structs import replace
 
 from leakmesh.coordination.errors import (
     CoordinationError,
@@ -64,8 +65,7 @@ async def _translated(what: str) -> AsyncIterator[None]:
         raise CoordinationError(f"etcd error during {what}: {type(exc).__name__}: {exc}") from None
 
 
-@dataclass(slots=True)
-class _ShardView:
+class _ShardView(Struct):
     """A shard's spec and state keys as read."""
 
     raw_spec: bytes = b""

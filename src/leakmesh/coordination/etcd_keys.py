@@ -22,11 +22,10 @@ listing runs reads no shard.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 
-@dataclass(frozen=True, slots=True)
-class EtcdKeys:
+class EtcdKeys(Struct, frozen=True):
     """Every key the etcd coordinator reads or writes, under one namespace."""
 
     namespace: bytes

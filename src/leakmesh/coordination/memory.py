@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost, RunExists, UnknownRun
 from leakmesh.coordination.models import (
@@ -24,8 +26,7 @@ from leakmesh.coordination.shards import candidates, claimed, lease_token, run_c
 Clock = Callable[[], float]
 
 
-@dataclass(slots=True)
-class _Owner:
+class _Owner(Struct):
     token: str
     session: MemorySession
 

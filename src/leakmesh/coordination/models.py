@@ -4,9 +4,9 @@ holds. They round-trip through JSON (the etcd values) with `to_json`/`from_json`
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+
+from msgspec import Struct, field, to_builtins
 
 
 class ShardState(str, Enum):
@@ -22,8 +22,7 @@ class SourceKind(str, Enum):
     GIT = "git"
 
 
-@dataclass(frozen=True, slots=True)
-class RunSpec:
+class RunSpec(Struct, frozen=True):
     run_id: int
     tenant: str
     policy_hash: str
@@ -33,7 +32,7 @@ class RunSpec:
     created_at: str
 
     def to_json(self) -> bytes:
-        return _dump({**asdict(self), "source": self.source.value})
+        return _dump(self)
 
     @classmethod
     def from_json(cls, raw: bytes) -> RunSpec:
@@ -46,8 +45,7 @@ def record_state(raw: bytes) -> ShardState:
     return ShardState(json.loads(raw)["state"])
 
 
-@dataclass(frozen=True, slots=True)
-class ShardSpec:
+class ShardSpec(Struct, frozen=True):
     """A half-open key range ``[start, end)`` of one location; an empty bound is open.
 
     Filesystem shards range over relative paths under `location`; git shards over
@@ -70,22 +68,20 @@ class ShardSpec:
         )
 
     def to_json(self) -> bytes:
-        return _dump(asdict(self))
+        return _dump(self)
 
     @classmethod
     def from_json(cls, raw: bytes) -> ShardSpec:
         return cls(**json.loads(raw))
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+class Progress(Struct, frozen=True):
     items: int = 0
     bytes: int = 0
     findings: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ShardRecord:
+class ShardRecord(Struct, frozen=True):
     """The mutable part of a shard, as stored: its state, fence and checkpoint."""
 
     state: ShardState = ShardState.PENDING
@@ -100,7 +96,7 @@ class ShardRecord:
     """Why it was parked."""
 
     def to_json(self) -> bytes:
-        return _dump({**asdict(self), "state": self.state.value})
+        return _dump(self)
 
     @classmethod
     def from_json(cls, raw: bytes) -> ShardRecord:
@@ -114,8 +110,7 @@ class ShardRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ShardStatus:
+class ShardStatus(Struct, frozen=True):
     run_id: int
     spec: ShardSpec
     record: ShardRecord
@@ -123,8 +118,7 @@ class ShardStatus:
     """The worker holding it now (its lease is alive), if any."""
 
 
-@dataclass(frozen=True, slots=True)
-class ShardLease:
+class ShardLease(Struct, frozen=True):
     """What a worker holds after acquiring a shard: every write it makes carries
     `fence`, and `cursor` says where to resume."""
 
@@ -137,5 +131,7 @@ class ShardLease:
     """Identifies this acquisition (worker, session, fence): the owner key's value."""
 
 
-def _dump(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+def _dump(value: Struct) -> bytes:
+    # Nested records become objects and enums their values; keys sorted, so
+    # one record always encodes to the same bytes.
+    return json.dumps(to_builtins(value), sort_keys=True, separators=(",", ":")).encode()

@@ -4,7 +4,8 @@ what acquiring does to a shard's record, lease tokens, run completion."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from leakmesh.coordination.models import ShardRecord, ShardState
 

@@ -7,8 +7,9 @@ does, with Python `re` on that window only, and what the secret is.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from leakmesh.engine.entropy import shannon_entropy
 from leakmesh.engine.placeholders import is_placeholder
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
     from leakmesh.engine.rules import Confidence, Rule
 
 
-@dataclass(frozen=True, slots=True)
-class RuleMatch:
+class RuleMatch(Struct, frozen=True):
     """One confirmed match of one rule; offsets are into the scanned buffer."""
 
     rule: Rule

@@ -11,8 +11,9 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
+
+from msgspec import Struct
 
 MAX_RUNS_PER_BUFFER = 2_000
 MIN_DECODED_BYTES = 8
@@ -21,16 +22,14 @@ MIN_PRINTABLE_RATIO = 0.9
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedRun:
+class EncodedRun(Struct, frozen=True):
     encoding: str
     start: int
     end: int
     decoded: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Decoder:
+class Decoder(Struct, frozen=True):
     name: str
     trigger: bytes
     """Hyperscan pattern whose match ends `trigger_width` bytes after it starts."""

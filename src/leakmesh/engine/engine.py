@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
+
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY, TENANT_KEY_BYTES, policy_hash
+from leakmesh.engine.values import repr_without, shown_fields
 
 if TYPE_CHECKING:
     from leakmesh.engine.matcher import Matcher
@@ -24,13 +26,13 @@ if TYPE_CHECKING:
 
 DEFAULT_DECODE_DEPTH = 2
 MAX_DECODE_DEPTH = 8
+_TENANT_KEY = frozenset({"tenant_key"})
 
 
-@dataclass(frozen=True, slots=True)
-class EngineOptions:
+class EngineOptions(Struct, frozen=True):
     decode_depth: int = DEFAULT_DECODE_DEPTH
     anchor_mode: AnchorMode = AnchorMode.DERIVED
-    tenant_key: bytes = field(default=DEFAULT_TENANT_KEY, repr=False)
+    tenant_key: bytes = DEFAULT_TENANT_KEY
     cache_dir: Path | None = None
     """Where the compiled Hyperscan database is cached; None compiles every time."""
 
@@ -39,6 +41,12 @@ class EngineOptions:
             raise ValueError(f"decode depth must be 0..{MAX_DECODE_DEPTH}")
         if len(self.tenant_key) != TENANT_KEY_BYTES:
             raise ValueError(f"tenant key must be {TENANT_KEY_BYTES} bytes")
+
+    def __repr__(self) -> str:
+        return repr_without(self, _TENANT_KEY)
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        return shown_fields(self, _TENANT_KEY)
 
 
 class Engine:

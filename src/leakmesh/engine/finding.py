@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
+
+from leakmesh.engine.values import repr_without, shown_fields
 
 if TYPE_CHECKING:
     from leakmesh.engine.rules import Confidence
@@ -38,8 +41,7 @@ class Secret:
         return (Secret, (self._value,))
 
 
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
+class CommitInfo(Struct, frozen=True):
     """The commit that introduced a blob at a path (history scans)."""
 
     commit: str
@@ -54,8 +56,7 @@ class CommitInfo:
         return CommitInfo, (self.commit, self.author_name, self.author_email, self.date, self.path)
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Struct, frozen=True):
     path: str
     line: int
     """1-based line of the secret's first byte (of the encoded run when decoded)."""
@@ -68,8 +69,11 @@ class Location:
     commit: CommitInfo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+_FINDING_HIDDEN = frozenset({"secret"})
+"""Its repr says which secret only by fingerprint and redacted preview."""
+
+
+class Finding(Struct, frozen=True):
     rule_id: str
     rule_name: str
     fingerprint: str
@@ -77,7 +81,13 @@ class Finding:
     confidence: Confidence
     entropy: float
     location: Location
-    secret: Secret = field(compare=False, repr=False)
+    secret: Secret
     decoded: tuple[str, ...] = ()
     """Decodings applied to reach the secret, outermost first (e.g. ``("base64",)``)."""
     validated: bool | None = None
+
+    def __repr__(self) -> str:
+        return repr_without(self, _FINDING_HIDDEN)
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        return shown_fields(self, _FINDING_HIDDEN)

@@ -10,12 +10,12 @@ import contextlib
 import os
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import blake3
 import hyperscan
+from msgspec import Struct
 
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.decoders import DECODERS
@@ -35,8 +35,7 @@ _FORMAT_VERSION = b"leakmesh-hsdb-v2"
 _HYPERSCAN_VERSION: str = getattr(hyperscan, "__version__", "unknown")
 
 
-@dataclass(frozen=True, slots=True)
-class ScanHits:
+class ScanHits(Struct, frozen=True):
     """What Hyperscan saw in one buffer."""
 
     ends: dict[int, list[int]]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from leakmesh.engine.rules import Rule
 
@@ -11,8 +12,7 @@ FlaggingRules = Callable[[Rule, bytes], bool]
 """Does `rule` report a finding in this text, through the whole engine?"""
 
 
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
+class RuleProblem(Struct, frozen=True):
     rule_id: str
     problem: str
 

@@ -9,10 +9,11 @@ import re
 import re._constants as sre_constants  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from leakmesh.engine.anchors import anchors_of
 from leakmesh.engine.errors import RuleError
@@ -42,8 +43,7 @@ class Confidence(str, Enum):
 _CONFIDENCE_RANK = {Confidence.LOW: 0, Confidence.MEDIUM: 1, Confidence.HIGH: 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Allowlist:
+class Allowlist(Struct, frozen=True):
     """What a rule must not report: secrets matching `regexes`, secrets containing a
     stopword, and items whose path matches one of `paths` (patterns compile on use)."""
 
@@ -62,8 +62,7 @@ class Allowlist:
         return any(compile_str(p).search(path) for p in self.paths)
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(Struct, frozen=True):
     id: str
     name: str
     pattern: str

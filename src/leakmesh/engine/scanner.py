@@ -6,8 +6,9 @@ compiled database is shared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from leakmesh.engine.confirm import RuleMatch, confirm, rule_applies_to_path
 from leakmesh.engine.decoders import encoded_runs
@@ -23,8 +24,7 @@ TRAILING_CONTEXT_BYTES = 256
 end of a match see the real text rather than an artificial end of input."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(Struct, frozen=True):
     match: RuleMatch
     start: int
     end: int

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 INITIAL_DELAY_S = 1.0
 GROWTH_FACTOR = 2.0
@@ -21,8 +22,7 @@ JITTER = 0.2
 """A delay is drawn uniformly within ±20 % of the exponential one."""
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     initial_s: float = INITIAL_DELAY_S
     factor: float = GROWTH_FACTOR
     cap_s: float = MAX_DELAY_S

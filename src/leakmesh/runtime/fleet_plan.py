@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from leakmesh.coordination.models import (
     ShardLease,
@@ -24,8 +25,7 @@ PageCommitted = Callable[[ShardLease, Page], None]
 """Told of each page once it is committed (the worker's telemetry)."""
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerPlan:
+class WorkerPlan(Struct, frozen=True):
     run_id: int
     worker_id: int
     tenant: str
@@ -42,8 +42,7 @@ class WorkerPlan:
     etcd_retry: RetryPolicy = ETCD_RETRY
 
 
-@dataclass(slots=True)
-class WorkerReport:
+class WorkerReport(Struct):
     leases_seen: int = 0
     shards_scanned: int = 0
     pages_committed: int = 0

@@ -12,10 +12,12 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from leakmesh.coordination.errors import CoordinatorUnavailable, LeaseLost
 from leakmesh.coordination.keepalive import keep_alive
@@ -47,8 +49,7 @@ class ShardOutcome(Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class _End:
+class _End(Struct, frozen=True):
     """The producer's last word: done, or the error that ended it; `halted` when
     it stopped early on a halt (the shard is then not finished, even if no page
     was left to refuse)."""
@@ -72,8 +73,7 @@ class FleetSession:
             await self.session.close()
 
 
-@dataclass(slots=True)
-class WorkerContext:
+class WorkerContext(Struct):
     """What a shard needs of the worker running it."""
 
     plan: WorkerPlan

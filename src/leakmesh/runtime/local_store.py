@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from leakmesh.runtime.stats import ScanResult, ScanStats
 from leakmesh.store.models import ObservationContext, OccurrenceRecord, UpsertCounts
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
 UPSERT_CHUNK = 5_000
 
 
-@dataclass(frozen=True, slots=True)
-class StoreTarget:
+class StoreTarget(Struct, frozen=True):
     tenant: str
     source: str
     """``fs`` or ``git``."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from leakmesh.coordination.models import ShardSpec
 from leakmesh.sources.filesystem import FileEntry, FsSourceOptions, walk
@@ -21,8 +22,7 @@ MAX_BLOB_RANGES = 4096
 """Blob ranges are cut on three hex digits."""
 
 
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
+class PlanOptions(Struct, frozen=True):
     files_per_shard: int = 2_000
     objects_per_shard: int = 2_000_000
     """Objects of every kind (`git count-objects`), per blob range. Each range walks

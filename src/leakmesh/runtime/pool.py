@@ -10,11 +10,12 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import blake3
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from leakmesh.sources.items import Item, Skipped
 from leakmesh.store.models import LedgerStatus
@@ -32,8 +33,7 @@ class ExecutorKind(str, Enum):
     THREAD = "thread"
 
 
-@dataclass(frozen=True, slots=True)
-class PoolOptions:
+class PoolOptions(Struct, frozen=True):
     jobs: int = 0
     """Workers; 0 means one per core."""
     executor: ExecutorKind = ExecutorKind.PROCESS
@@ -42,8 +42,7 @@ class PoolOptions:
         return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
 
 
-@dataclass(slots=True)
-class BatchResult:
+class BatchResult(Struct):
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     items: int = 0

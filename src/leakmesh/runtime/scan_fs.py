@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from leakmesh.engine.finding import Finding
 from leakmesh.runtime.pool import (
@@ -39,8 +40,7 @@ ProgressCallback = Callable[[int, int], None]
 FindingsCallback = Callable[[list[Finding]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class LocalScanOptions:
+class LocalScanOptions(Struct, frozen=True):
     pool: PoolOptions = field(default_factory=PoolOptions)
     batch_bytes: int = 4 * MIB
     batch_files: int = 64

@@ -9,9 +9,11 @@ process, classifies (binary, archives) and scans them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from leakmesh.runtime.pool import (
     BatchResult,
@@ -37,8 +39,7 @@ if TYPE_CHECKING:
     from leakmesh.runtime.stats import ScanResult
 
 
-@dataclass(frozen=True, slots=True)
-class GitScanOptions:
+class GitScanOptions(Struct, frozen=True):
     pool: PoolOptions = field(default_factory=PoolOptions)
     history: HistoryOptions = field(default_factory=HistoryOptions)
     content: FsSourceOptions = field(default_factory=FsSourceOptions)

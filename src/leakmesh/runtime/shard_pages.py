@@ -13,10 +13,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+from msgspec import Struct, field
 
 from leakmesh.runtime.pool import BatchResult, ScanPool, merge
 from leakmesh.runtime.scan_fs import (
@@ -48,16 +49,14 @@ LEDGER_GROUP = 1024
 """Git blob references asked about in one done-ledger lookup."""
 
 
-@dataclass(frozen=True, slots=True)
-class PageBudget:
+class PageBudget(Struct, frozen=True):
     max_items: int = 4096
     max_bytes: int = 64 * MIB
     commit_queue_capacity: int = 64
     """Pages scanned but not yet committed; the scan waits when it is full."""
 
 
-@dataclass(slots=True)
-class Page:
+class Page(Struct):
     number: int
     cursor: str
     """The last key of the page: a resumed shard starts after it."""
@@ -170,8 +169,7 @@ def scan_fs_shard(
     )
 
 
-@dataclass(slots=True)
-class _Reports:
+class _Reports(Struct):
     """Which secrets a git shard already reported at which path, across its pages
     (only the earliest introduction counts), and what it found (for copies)."""
 

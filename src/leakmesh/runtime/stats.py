@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 if TYPE_CHECKING:
     from leakmesh.engine.finding import Finding
@@ -12,8 +13,7 @@ if TYPE_CHECKING:
     from leakmesh.store.models import LedgerStatus
 
 
-@dataclass(slots=True)
-class ScanStats:
+class ScanStats(Struct):
     items_scanned: int = 0
     bytes_scanned: int = 0
     findings_emitted: int = 0
@@ -44,8 +44,7 @@ class ScanStats:
         return out
 
 
-@dataclass(slots=True)
-class ScanResult:
+class ScanResult(Struct):
     findings: list[Finding]
     stats: ScanStats
     skipped: list[Skipped]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from leakmesh.store.factory import open_datastore
 
@@ -16,8 +17,7 @@ if TYPE_CHECKING:
     from leakmesh.store.protocols import Datastore, DoneLedger, FindingsStore, GitFrontier
 
 
-@dataclass(frozen=True, slots=True)
-class Stores:
+class Stores(Struct, frozen=True):
     findings: FindingsStore
     ledger: DoneLedger
     frontier: GitFrontier

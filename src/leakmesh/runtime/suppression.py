@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from leakmesh.engine.finding import Finding
@@ -24,8 +25,7 @@ class BaselineError(Exception):
     """The baseline file cannot be used; the message says why in one line."""
 
 
-@dataclass(frozen=True, slots=True)
-class Baseline:
+class Baseline(Struct, frozen=True):
     fingerprints: frozenset[str] = frozenset()
 
     def suppresses(self, finding: Finding) -> bool:

@@ -6,7 +6,7 @@ archive is met.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 MIB = 1024 * 1024
 
@@ -30,8 +30,7 @@ def as_text(data: bytes) -> bytes | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ArchiveBudget:
+class ArchiveBudget(Struct, frozen=True):
     max_depth: int = 4
     """Archives inside archives, counting the outermost as 1."""
     max_total_bytes: int = 256 * MIB

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from leakmesh.sources.content import ArchiveBudget, archive_kind, as_text, looks_binary
 from leakmesh.sources.items import Item, Skipped, SkipReason
@@ -27,8 +28,7 @@ ALWAYS_SKIPPED_DIRS = frozenset({".git"})
 IGNORE_FILE_NAME = ".leakmeshignore"
 
 
-@dataclass(frozen=True, slots=True)
-class FsSourceOptions:
+class FsSourceOptions(Struct, frozen=True):
     respect_gitignore: bool = True
     scan_binary: bool = False
     skip_archives: bool = False
@@ -42,16 +42,14 @@ class FsSourceOptions:
         return {"scan_binary": self.scan_binary, "skip_archives": self.skip_archives}
 
 
-@dataclass(frozen=True, slots=True)
-class FileEntry:
+class FileEntry(Struct, frozen=True):
     key: str
     """Path relative to the root, with ``/`` separators."""
     path: str
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class _IgnoreLevel:
+class _IgnoreLevel(Struct, frozen=True):
     base: str
     """Directory (relative to the root, ``""`` for the root) the patterns are relative to."""
     spec: GitIgnoreSpec

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from leakmesh.engine.finding import CommitInfo
@@ -24,15 +25,13 @@ class GitError(Exception):
     the message is one line."""
 
 
-@dataclass(frozen=True, slots=True)
-class Repository:
+class Repository(Struct, frozen=True):
     path: Path
     git_dir: Path
     bare: bool
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryOptions:
+class HistoryOptions(Struct, frozen=True):
     ref: str | None = None
     """Only this ref's history; None: all refs (branches, tags, others)."""
     since: str | None = None
@@ -42,8 +41,7 @@ class HistoryOptions:
     """Commits already scanned (the frontier): their history is not walked again."""
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRef:
+class BlobRef(Struct, frozen=True):
     """A blob to scan, with the commit that introduced it at `path`."""
 
     blob_id: str
@@ -54,8 +52,7 @@ class BlobRef:
         return BlobRef, (self.blob_id, self.path, self.commit)  # as CommitInfo does
 
 
-@dataclass(frozen=True, slots=True)
-class CommitSeen:
+class CommitSeen(Struct, frozen=True):
     commit: str
 
 
@@ -129,8 +126,7 @@ def ref_tips(repo: Repository) -> dict[str, str]:
     return tips
 
 
-@dataclass(frozen=True, slots=True)
-class DiffEntry:
+class DiffEntry(Struct, frozen=True):
     """One path of a raw diff: the blob it now holds, or the one it removed."""
 
     blob: str | None

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from msgspec import Struct
 
 from leakmesh.sources.git import GitError
 
 _READ_CHUNK = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
-class BlobContent:
+class BlobContent(Struct, frozen=True):
     blob_id: str
     data: bytes | None
     """None when the blob was not read (see `size` and `missing`)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from leakmesh.engine.finding import CommitInfo
 from leakmesh.sources.git import (
@@ -82,8 +83,7 @@ def _commit_info(header: str) -> CommitInfo:
     return CommitInfo(commit=commit, author_name=name, author_email=email, date=date, path="")
 
 
-@dataclass(frozen=True, slots=True)
-class BlobCopy:
+class BlobCopy(Struct, frozen=True):
     """A blob already yielded, added again at another path (a copy, not a move):
     its findings are introduced there too."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from leakmesh.engine.finding import CommitInfo
 from leakmesh.sources.git import BlobRef, GitError, Repository, diff_entry

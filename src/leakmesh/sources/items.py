@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+from msgspec import Struct
 
 
 class SkipReason(str, Enum):
@@ -21,8 +22,7 @@ class SkipReason(str, Enum):
     ALREADY_SCANNED = "already_scanned"
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(Struct, frozen=True):
     """Bytes to scan with a stable key (relative path, ``a.zip!inner/path`` inside
     archives) and the display path findings report."""
 
@@ -30,8 +30,7 @@ class Item:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(Struct, frozen=True):
     key: str
     reason: SkipReason
     detail: str = ""

@@ -10,11 +10,11 @@ dialects verifies too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import blake3
+from msgspec import Struct
 
 from leakmesh.store.errors import StoreError
 
@@ -52,8 +52,7 @@ class TableTransfer(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class TableCheck:
+class TableCheck(Struct, frozen=True):
     table: str
     rows: int
     digest: str

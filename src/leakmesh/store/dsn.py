@@ -5,9 +5,10 @@ appears in a repr, a log line or an error: use `redact`."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from leakmesh.store.errors import StoreError
 
@@ -23,15 +24,17 @@ def redact(dsn: str) -> str:
     return _KEYWORD_PASSWORD_RE.sub(r"\1***", text)
 
 
-@dataclass(frozen=True, slots=True)
-class Dsn:
+class Dsn(Struct, frozen=True):
     kind: str
     """``sqlite`` or ``postgresql``."""
-    value: str = field(repr=False)
+    value: str
     """For sqlite: the database file path; for postgresql: the conninfo URL."""
 
     def __repr__(self) -> str:
         return f"Dsn(kind={self.kind!r}, value={redact(self.value)!r})"
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        return [("kind", self.kind), ("value", redact(self.value))]
 
     __str__ = __repr__
 

@@ -4,7 +4,8 @@ real ones. Never used on a production path."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct
 
 from leakmesh.store.errors import StaleFence, StoreError
 from leakmesh.store.models import (
@@ -21,25 +22,26 @@ from leakmesh.store.models import (
 )
 
 
-@dataclass
-class _Finding:
+class _Finding(Struct):
     record: OccurrenceRecord
     status: TriageStatus
     first_seen: str
     last_seen: str
 
 
-@dataclass
 class MemoryDatastore:
-    _runs: dict[int, str] = field(default_factory=dict)
-    _findings: dict[tuple[str, str], _Finding] = field(default_factory=dict)
-    _occurrences: dict[OccurrenceRecord, int] = field(default_factory=dict)
-    _observations: set[tuple[int, int, str]] = field(default_factory=set)
-    _observed_runs: dict[int, set[int]] = field(default_factory=dict)
-    _history: dict[tuple[str, str], list[TriageEvent]] = field(default_factory=dict)
-    _ledger: dict[tuple[str, str, str], LedgerStatus] = field(default_factory=dict)
-    _frontier: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
-    _fences: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    """Every role in dicts; for unit tests (the same contract suite as the real ones)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, str] = {}
+        self._findings: dict[tuple[str, str], _Finding] = {}
+        self._occurrences: dict[OccurrenceRecord, int] = {}
+        self._observations: set[tuple[int, int, str]] = set()
+        self._observed_runs: dict[int, set[int]] = {}
+        self._history: dict[tuple[str, str], list[TriageEvent]] = {}
+        self._ledger: dict[tuple[str, str, str], LedgerStatus] = {}
+        self._frontier: dict[tuple[str, str], dict[str, str]] = {}
+        self._fences: dict[tuple[str, int, str], int] = {}
 
     async def hold_fence(self, fence: ShardFence) -> None:
         self._hold(fence)

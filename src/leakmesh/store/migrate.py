@@ -9,11 +9,11 @@ changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 import blake3
+from msgspec import Struct
 
 from leakmesh.store.errors import SchemaError
 
@@ -25,8 +25,7 @@ class MigrationPolicy(str, Enum):
     DEV_AUTO_MIGRATE = "dev-auto-migrate"
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
+class Migration(Struct, frozen=True):
     version: int
     name: str
     sql: str
@@ -36,8 +35,7 @@ class Migration:
         return blake3.blake3(self.sql.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedMigration:
+class AppliedMigration(Struct, frozen=True):
     version: int
     name: str
     checksum: str
@@ -58,8 +56,7 @@ def embedded_migrations(dialect: str) -> list[Migration]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaStatus:
+class SchemaStatus(Struct, frozen=True):
     current: int
     latest: int
     pending: list[Migration]

@@ -3,9 +3,10 @@ its keyed fingerprint, its rule and a redacted preview."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+
+from msgspec import Struct
 
 
 def now() -> str:
@@ -39,8 +40,7 @@ class TriageStatus(str, Enum):
     IGNORED = "ignored"
 
 
-@dataclass(frozen=True, slots=True)
-class OccurrenceRecord:
+class OccurrenceRecord(Struct, frozen=True):
     """One finding at one place: an object, a byte span, a path and (history) a commit."""
 
     tenant: str
@@ -63,8 +63,7 @@ class OccurrenceRecord:
     decoded: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ShardFence:
+class ShardFence(Struct, frozen=True):
     """The fence a fleet worker writes under: its shard's epoch when it acquired it.
 
     Each database keeps one row per (tenant, run, shard) whose epoch only moves up; a
@@ -78,8 +77,7 @@ class ShardFence:
     epoch: int
 
 
-@dataclass(frozen=True, slots=True)
-class ObservationContext:
+class ObservationContext(Struct, frozen=True):
     """Which run saw the occurrences, under which policy and, in the fleet, which
     shard fence (local scans have none)."""
 
@@ -92,8 +90,7 @@ class ObservationContext:
         return self.shard.epoch if self.shard is not None else 0
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFinding:
+class StoredFinding(Struct, frozen=True):
     tenant: str
     fingerprint: str
     rule_id: str
@@ -106,8 +103,7 @@ class StoredFinding:
     occurrences: int
 
 
-@dataclass(frozen=True, slots=True)
-class TriageEvent:
+class TriageEvent(Struct, frozen=True):
     tenant: str
     fingerprint: str
     status: TriageStatus
@@ -115,8 +111,7 @@ class TriageEvent:
     at: str
 
 
-@dataclass(frozen=True, slots=True)
-class FindingQuery:
+class FindingQuery(Struct, frozen=True):
     tenant: str
     status: TriageStatus | None = None
     rule_id: str | None = None
@@ -125,8 +120,7 @@ class FindingQuery:
     limit: int = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class UpsertCounts:
+class UpsertCounts(Struct, frozen=True):
     findings: int
     occurrences: int
     observations: int

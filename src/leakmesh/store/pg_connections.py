@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
+from msgspec import Struct
 from psycopg.rows import TupleRow
 
 if TYPE_CHECKING:
@@ -22,8 +22,7 @@ Connection = psycopg.AsyncConnection[TupleRow]
 POOL_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class PoolSize:
+class PoolSize(Struct, frozen=True):
     min_size: int = 1
     max_size: int = 8
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from leakmesh.store.dsn import parse_dsn, redact
 from leakmesh.store.migrate import MigrationPolicy
@@ -75,8 +76,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- the configuration
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class WorkerConfig:
+class WorkerConfig(Struct, frozen=True):
     """A worker's settings, validated. Its repr is `describe()`: no DSN password,
     no secret key."""
 
@@ -99,7 +99,7 @@ class WorkerConfig:
     worker_id: int | None
     policy_hash: str | None
     """64 lowercase hex digits."""
-    tenant_secret_key: bytes | None = field(repr=False)
+    tenant_secret_key: bytes | None
     max_items: int
     max_bytes: int
     commit_queue_capacity: int
@@ -172,6 +172,9 @@ class WorkerConfig:
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in self.describe().items())
         return f"WorkerConfig({shown})"
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        return list(self.describe().items())
 
     __str__ = __repr__
 

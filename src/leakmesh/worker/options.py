@@ -4,10 +4,11 @@ and checked against."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from leakmesh.engine.engine import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH
 from leakmesh.sources.filesystem import DEFAULT_MAX_FILE_BYTES, IGNORE_FILE_NAME
@@ -147,8 +148,7 @@ EXIT_WHEN_DONE = Option("--exit-when-done", "LEAKMESH_EXIT_WHEN_DONE", parse_boo
 JOBS = Option("--jobs", "LEAKMESH_JOBS", int_in_range(0, MAX_JOBS), 0)
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerOption:
+class WorkerOption(Struct, frozen=True):
     """One worker setting with what `leakmesh worker --help` and the README say of it."""
 
     option: Option[Any]

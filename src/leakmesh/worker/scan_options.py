@@ -3,8 +3,9 @@ walk reads and how), and the datastore schema policy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from leakmesh.sources.filesystem import DEFAULT_MAX_FILE_BYTES, IGNORE_FILE_NAME, FsSourceOptions
 from leakmesh.worker.settings import ConfigError, Option, byte_size, choice, parse_bool
@@ -38,8 +39,7 @@ def load_ignore_patterns(*, root: Path, explicit: str | Path | None) -> tuple[st
     return tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
-@dataclass(frozen=True, slots=True)
-class ContentSettings:
+class ContentSettings(Struct, frozen=True):
     """The walk and content options, before the root they apply to is known (a
     connector worker learns it from the run)."""
 

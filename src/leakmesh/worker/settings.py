@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from msgspec import Struct
 
 T = TypeVar("T")
 
@@ -101,8 +102,7 @@ def hex_key(length: int) -> Callable[[str], bytes]:
     return parse
 
 
-@dataclass(frozen=True)  # no slots: typing sets __orig_class__ on Option[...] instances
-class Option(Generic[T]):
+class Option(Struct, Generic[T], frozen=True):
     """One setting: its flag, its variable, how to parse it, its default."""
 
     flag: str

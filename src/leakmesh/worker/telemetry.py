@@ -15,9 +15,10 @@ import contextlib
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal, Protocol, TextIO
+
+from msgspec import Struct
 
 from leakmesh.worker.telemetry_fields import (
     DEFAULT_KEY_CONTEXT,
@@ -65,8 +66,7 @@ class Sink(Protocol):
     async def emit(self, record: Mapping[str, str | int]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogSink:
+class LogSink(Struct, frozen=True, kw_only=True):
     """One JSON object per line, keys in record order (event, category, fields)."""
 
     stream: TextIO
@@ -82,8 +82,7 @@ class Warn(Protocol):
     def __call__(self, event: str, /, **fields: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TelemetryStats:
+class TelemetryStats(Struct, frozen=True, kw_only=True):
     recorded: int
     """Events accepted into the queue."""
     emitted: int

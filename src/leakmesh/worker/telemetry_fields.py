@@ -16,15 +16,14 @@ name) can be confirmed by hashing candidates.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Protocol
+from typing import ClassVar, Final, Protocol
 
 import blake3
+from msgspec import Struct
 
 DEFAULT_KEY_CONTEXT: Final = "leakmesh telemetry 2026"
 """Prefix of every derive-key context; the field label is appended to it."""
@@ -85,9 +84,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 
 class TelemetryEvent(Protocol):
-    """A frozen dataclass with a stable event name and a category."""
+    """A frozen Struct with a stable event name and a category."""
 
-    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    __struct_fields__: ClassVar[tuple[str, ...]]
 
     @property
     def event(self) -> str: ...
@@ -96,8 +95,7 @@ class TelemetryEvent(Protocol):
     def category(self) -> Category: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FindingEvent:
+class FindingEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.finding"
     category: ClassVar[Category] = Category.CORE
     rule_id: str
@@ -108,8 +106,7 @@ class FindingEvent:
     commit: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProgressEvent:
+class ProgressEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.progress"
     category: ClassVar[Category] = Category.CORE
     shard_id: int
@@ -117,8 +114,7 @@ class ProgressEvent:
     bytes: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SummaryEvent:
+class SummaryEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.summary"
     category: ClassVar[Category] = Category.CORE
     items_scanned: int
@@ -128,16 +124,14 @@ class SummaryEvent:
     duration_ms: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiagnosticEvent:
+class DiagnosticEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.diagnostic"
     category: ClassVar[Category] = Category.CORE
     message: str
     where: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommitMetaEvent:
+class CommitMetaEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.commit_meta"
     category: ClassVar[Category] = Category.GIT
     repo: str
@@ -146,16 +140,14 @@ class CommitMetaEvent:
     subject: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IdentityEvent:
+class IdentityEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.identity"
     category: ClassVar[Category] = Category.GIT
     author_name: str
     author_email: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommitBeginEvent:
+class CommitBeginEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.commit_begin"
     category: ClassVar[Category] = Category.PROGRESS
     repo: str
@@ -163,8 +155,7 @@ class CommitBeginEvent:
     blobs: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CommitFinishEvent:
+class CommitFinishEvent(Struct, frozen=True, kw_only=True):
     event: ClassVar[str] = "telemetry.commit_finish"
     category: ClassVar[Category] = Category.PROGRESS
     repo: str
@@ -213,9 +204,9 @@ def sanitize(event: TelemetryEvent, *, key_context: str = DEFAULT_KEY_CONTEXT) -
     """The record of ``event`` for sinks: event name, category, then its fields in
     declaration order, each kept or digested; absent (None) fields are left out."""
     record: Record = {"event": event.event, "category": event.category.value}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
+    for name in event.__struct_fields__:
+        value = getattr(event, name)
         if value is None:
             continue
-        record[field.name] = sanitize_value(value, label=field.name, key_context=key_context)
+        record[name] = sanitize_value(value, label=name, key_context=key_context)
     return record
