@@ -5,6 +5,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+from rich.pretty import pretty_repr
 
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.engine import Engine, EngineOptions
@@ -89,9 +90,18 @@ def test_nested_encodings_up_to_depth(engine: Engine) -> None:
     assert finding.decoded == ("base64", "base64")
 
 
+def test_engine_options_never_show_the_tenant_key() -> None:
+    key = bytes(range(7, 39))
+    options = EngineOptions(tenant_key=key)
+    for text in (repr(options), str(options), pretty_repr(options)):
+        assert repr(key) not in text and key.hex() not in text and "tenant_key" not in text
+    assert "decode_depth=" in repr(options)
+
+
 def test_secret_never_appears_in_repr_or_str(engine: Engine) -> None:
     [finding] = _only_github(scan(engine, f"t = '{TOKEN}'"))
     assert TOKEN not in repr(finding) and TOKEN not in str(finding)
+    assert TOKEN not in pretty_repr(finding) and "secret" not in pretty_repr(finding)
     assert finding.secret.reveal() == TOKEN.encode()
     assert pickle.loads(pickle.dumps(finding)).secret.reveal() == TOKEN.encode()
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.pretty import pretty_repr
 
 from leakmesh.cli import worker_cmd
 from leakmesh.cli.main import build_parser
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY
+from leakmesh.store.dsn import parse_dsn
 from leakmesh.store.migrate import MigrationPolicy
 from leakmesh.worker.config import WorkerConfig, resolve_worker_config
 from leakmesh.worker.options import (
@@ -451,7 +453,10 @@ def test_a_missing_ignore_file_is_named(tmp_path: Path) -> None:
 def test_repr_str_and_describe_hide_the_secrets() -> None:
     config = resolve({**CONNECTOR_ENV, **GIT_ENV})
     key = bytes.fromhex(KEY_CANARY)
-    for text in (repr(config), str(config), repr(config.describe()), repr(config.engine)):
+    shown = (repr(config), str(config), repr(config.describe()), repr(config.engine))
+    # rich's pretty printing reads fields on its own (``__rich_repr__``).
+    pretty = (pretty_repr(config), pretty_repr(config.engine), pretty_repr(parse_dsn(FINDINGS_DSN)))
+    for text in (*shown, *pretty, repr(parse_dsn(FINDINGS_DSN))):
         assert PASSWORD_CANARY not in text
         assert KEY_CANARY not in text.lower()
         assert repr(key) not in text
