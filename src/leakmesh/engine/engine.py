@@ -11,13 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from msgspec import Struct
+from typing import TYPE_CHECKING, ClassVar
 
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY, TENANT_KEY_BYTES, policy_hash
-from leakmesh.engine.values import repr_without, shown_fields
+from leakmesh.engine.values import WithSecretFields
 
 if TYPE_CHECKING:
     from leakmesh.engine.matcher import Matcher
@@ -26,10 +24,11 @@ if TYPE_CHECKING:
 
 DEFAULT_DECODE_DEPTH = 2
 MAX_DECODE_DEPTH = 8
-_TENANT_KEY = frozenset({"tenant_key"})
 
 
-class EngineOptions(Struct, frozen=True):
+class EngineOptions(WithSecretFields, frozen=True):
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"tenant_key"})
+
     decode_depth: int = DEFAULT_DECODE_DEPTH
     anchor_mode: AnchorMode = AnchorMode.DERIVED
     tenant_key: bytes = DEFAULT_TENANT_KEY
@@ -41,12 +40,6 @@ class EngineOptions(Struct, frozen=True):
             raise ValueError(f"decode depth must be 0..{MAX_DECODE_DEPTH}")
         if len(self.tenant_key) != TENANT_KEY_BYTES:
             raise ValueError(f"tenant key must be {TENANT_KEY_BYTES} bytes")
-
-    def __repr__(self) -> str:
-        return repr_without(self, _TENANT_KEY)
-
-    def __rich_repr__(self) -> list[tuple[str, object]]:
-        return shown_fields(self, _TENANT_KEY)
 
 
 class Engine:

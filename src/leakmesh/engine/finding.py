@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from msgspec import Struct
 
-from leakmesh.engine.values import repr_without, shown_fields
+from leakmesh.engine.values import WithSecretFields
 
 if TYPE_CHECKING:
     from leakmesh.engine.rules import Confidence
@@ -69,11 +69,10 @@ class Location(Struct, frozen=True):
     commit: CommitInfo | None = None
 
 
-_FINDING_HIDDEN = frozenset({"secret"})
-"""Its repr says which secret only by fingerprint and redacted preview."""
+class Finding(WithSecretFields, frozen=True):
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"secret"})
+    """Its repr says which secret only by fingerprint and redacted preview."""
 
-
-class Finding(Struct, frozen=True):
     rule_id: str
     rule_name: str
     fingerprint: str
@@ -85,9 +84,3 @@ class Finding(Struct, frozen=True):
     decoded: tuple[str, ...] = ()
     """Decodings applied to reach the secret, outermost first (e.g. ``("base64",)``)."""
     validated: bool | None = None
-
-    def __repr__(self) -> str:
-        return repr_without(self, _FINDING_HIDDEN)
-
-    def __rich_repr__(self) -> list[tuple[str, object]]:
-        return shown_fields(self, _FINDING_HIDDEN)

@@ -2,22 +2,27 @@
 microseconds where a frozen dataclass costs about half a millisecond, paid by
 every process at start-up (some forty classes on an incremental rescan's path).
 
-A Struct shows every field in ``repr`` and in rich's pretty printing; a class
-with a secret field shows the others through these two functions instead."""
+A Struct shows every field in ``repr`` and in rich's pretty printing; a value
+object with secret fields derives from `WithSecretFields` and names them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from msgspec import Struct
-
-
-def shown_fields(value: Struct, hidden: frozenset[str]) -> list[tuple[str, object]]:
-    """The fields not in `hidden`, as rich's ``__rich_repr__`` gives them."""
-    return [(name, getattr(value, name)) for name in value.__struct_fields__ if name not in hidden]
+from msgspec import Struct
 
 
-def repr_without(value: Struct, hidden: frozenset[str]) -> str:
-    shown = ", ".join(f"{name}={field!r}" for name, field in shown_fields(value, hidden))
-    return f"{type(value).__name__}({shown})"
+class WithSecretFields(Struct, frozen=True):
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields left out of ``repr`` and of rich's pretty printing."""
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        return [
+            (name, getattr(self, name))
+            for name in self.__struct_fields__
+            if name not in self.secret_fields
+        ]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.__rich_repr__())
+        return f"{type(self).__name__}({shown})"

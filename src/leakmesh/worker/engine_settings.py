@@ -8,15 +8,13 @@ import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from msgspec import Struct
+from typing import Any, ClassVar
 
 from leakmesh.engine.anchors import AnchorMode
 from leakmesh.engine.engine import DEFAULT_DECODE_DEPTH, MAX_DECODE_DEPTH, Engine, EngineOptions
 from leakmesh.engine.fingerprint import DEFAULT_TENANT_KEY, TENANT_KEY_BYTES
 from leakmesh.engine.rules import Ruleset, load_builtin_rules, load_rules_file
-from leakmesh.engine.values import repr_without, shown_fields
+from leakmesh.engine.values import WithSecretFields
 from leakmesh.worker.settings import Option, choice, hex_key, int_in_range
 
 
@@ -54,21 +52,14 @@ ENGINE_OPTIONS: tuple[Option[Any], ...] = (
 """In resolution order: when several are invalid, the first is the one reported."""
 
 
-_TENANT_KEY = frozenset({"tenant_key"})
+class EngineSettings(WithSecretFields, frozen=True):
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"tenant_key"})
 
-
-class EngineSettings(Struct, frozen=True):
     rules_file: Path | None
     decode_depth: int
     anchor_mode: AnchorMode
     tenant_key: bytes
     cache_dir: Path | None
-
-    def __repr__(self) -> str:
-        return repr_without(self, _TENANT_KEY)
-
-    def __rich_repr__(self) -> list[tuple[str, object]]:
-        return shown_fields(self, _TENANT_KEY)
 
 
 def default_cache_dir(environ: Mapping[str, str], *, flag: str | None = None) -> Path:
