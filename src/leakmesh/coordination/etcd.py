@@ -42,6 +42,18 @@ _REGISTER_CONCURRENCY = 16
 
 Endpoint = tuple[str, int]
 
+# Errors a member returns while the cluster has no leader or is electing one.
+# etcd sends some as UNAVAILABLE (translated by aetcd) but others as UNKNOWN or
+# FAILED_PRECONDITION with only the message to tell them apart: a lease
+# keepalive forwarded to a leader that died answers "context deadline exceeded".
+_TRANSIENT_SERVER_ERRORS = (
+    "context deadline exceeded",
+    "etcdserver: not leader",
+    "etcdserver: no leader",
+    "etcdserver: leader changed",
+    "etcdserver: request timed out",
+)
+
 
 @asynccontextmanager
 async def _translated(what: str) -> AsyncIterator[None]:
@@ -60,8 +72,11 @@ async def _translated(what: str) -> AsyncIterator[None]:
             f"etcd unavailable during {what}: {type(exc).__name__}"
         ) from None
     except aetcd.exceptions.ClientError as exc:
-        if "lease not found" in str(exc):
+        message = str(exc)
+        if "lease not found" in message:
             raise LeaseLost(f"{what}: the worker's lease has expired") from None
+        if any(fragment in message for fragment in _TRANSIENT_SERVER_ERRORS):
+            raise CoordinatorUnavailable(f"etcd unavailable during {what}: {message}") from None
         raise CoordinationError(f"etcd error during {what}: {type(exc).__name__}: {exc}") from None
 
 
