@@ -22,7 +22,6 @@ from psycopg.rows import TupleRow
 from leakmesh.store.dsn import redact
 from leakmesh.store.errors import SchemaError, StaleFence, StoreError
 from leakmesh.store.migrate import (
-    MIGRATIONS_TABLE,
     AppliedMigration,
     MigrationPolicy,
     SchemaStatus,
@@ -125,7 +124,11 @@ class PostgresDatastore:
     def _error(self, exc: psycopg.Error) -> StoreError:
         return translate(exc, self._where, self._password)
 
-    async def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[TupleRow]:
+    async def _statement(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[TupleRow]:
+        """One statement on its own (autocommit): a read, or a write that needs no
+        transaction around it (a round trip each for BEGIN and COMMIT saved)."""
         try:
             async with self._connections.connection() as conn:
                 cursor = await conn.execute(query, params)
@@ -156,11 +159,13 @@ class PostgresDatastore:
 
     @staticmethod
     async def _applied(conn: Connection) -> list[AppliedMigration]:
-        cursor = await conn.execute(Q["migrations_table_exists"], (MIGRATIONS_TABLE,))
-        row = await cursor.fetchone()
-        if row is None or not row[0]:
+        """The migrations recorded, none when the table does not exist. One round
+        trip: the table is read and a missing one is answered by the error, which
+        in autocommit mode leaves nothing to roll back."""
+        try:
+            cursor = await conn.execute(Q["applied_migrations"])
+        except psycopg.errors.UndefinedTable:
             return []
-        cursor = await conn.execute(Q["applied_migrations"])
         return [AppliedMigration(int(v), str(n), str(c)) for v, n, c in await cursor.fetchall()]
 
     async def status(self) -> SchemaStatus:
@@ -182,13 +187,15 @@ class PostgresDatastore:
                 while True:
                     async with conn.transaction():
                         await conn.execute(Q["lock_migrations"])
+                        # Created first so that reading it cannot fail (which
+                        # would abort this transaction).
+                        await conn.execute(Q["create_migrations_table"])
                         status = compare(await self._applied(conn), embedded)
                         if status.problems:
                             raise SchemaError(f"{self._where}: {status.describe()}")
                         if not status.pending:
                             return applied
                         migration = status.pending[0]
-                        await conn.execute(Q["create_migrations_table"])
                         await conn.execute(migration.sql)
                         await conn.execute(
                             Q["record_migration"],
@@ -204,19 +211,12 @@ class PostgresDatastore:
         await self._write(lambda cursor: _hold(cursor, fence))
 
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
-        async def work(cursor: Cursor) -> int:
-            await cursor.execute(Q["start_run"], (tenant, policy_hash, source, target))
-            return await _scalar(cursor)
-
-        return await self._write(work)
+        rows = await self._statement(Q["start_run"], (tenant, policy_hash, source, target))
+        return int(rows[0][0])
 
     async def finish_run(self, run_id: int) -> None:
-        async def work(cursor: Cursor) -> None:
-            await cursor.execute(Q["finish_run"], (run_id,))
-            if cursor.rowcount != 1:
-                raise StoreError(f"unknown run {run_id}")
-
-        await self._write(work)
+        if not await self._statement(Q["finish_run"], (run_id,)):
+            raise StoreError(f"unknown run {run_id}")
 
     async def upsert(
         self, occurrences: Sequence[OccurrenceRecord], context: ObservationContext
@@ -239,7 +239,7 @@ class PostgresDatastore:
         return await self._write(work)
 
     async def list_findings(self, query: FindingQuery) -> list[StoredFinding]:
-        rows = await self._read(
+        rows = await self._statement(
             Q["list_findings"],
             {
                 "tenant": query.tenant,
@@ -258,7 +258,7 @@ class PostgresDatastore:
         ]
 
     async def occurrences(self, tenant: str, fingerprint: str) -> list[OccurrenceRecord]:
-        rows = await self._read(Q["occurrences"], (tenant, fingerprint))
+        rows = await self._statement(Q["occurrences"], (tenant, fingerprint))
         return [OccurrenceRecord(*row) for row in rows]
 
     async def triage(
@@ -275,7 +275,7 @@ class PostgresDatastore:
         await self._write(work)
 
     async def triage_history(self, tenant: str, fingerprint: str) -> list[TriageEvent]:
-        rows = await self._read(Q["triage_history"], (tenant, fingerprint))
+        rows = await self._statement(Q["triage_history"], (tenant, fingerprint))
         return [TriageEvent(t, fp, TriageStatus(s), note, _iso(at)) for t, fp, s, note, at in rows]
 
     # -- done-ledger ----------------------------------------------------------------
@@ -309,7 +309,7 @@ class PostgresDatastore:
         scope = await self._ledger_scope(tenant, policy_hash, create=False)
         if scope is None:
             return {}
-        rows = await self._read(
+        rows = await self._statement(
             Q["lookup_ledger"], {"ids": json.dumps(list(object_ids)), "scope": scope}
         )
         return {str(oid): LedgerStatus(status) for oid, status in rows}
@@ -329,7 +329,7 @@ class PostgresDatastore:
 
             scope = await self._write(work)
         else:
-            rows = await self._read(Q["ledger_scope"], key)
+            rows = await self._statement(Q["ledger_scope"], key)
             scope = int(rows[0][0]) if rows else None
         if scope is not None:
             self._scopes[key] = scope
@@ -338,7 +338,7 @@ class PostgresDatastore:
     # -- git frontier -----------------------------------------------------------------
 
     async def tips(self, tenant: str, repo: str) -> dict[str, str]:
-        rows = await self._read(Q["frontier_tips"], (tenant, repo))
+        rows = await self._statement(Q["frontier_tips"], (tenant, repo))
         return {str(ref): str(tip) for ref, tip in rows}
 
     async def advance(
@@ -365,7 +365,7 @@ class PostgresDatastore:
     # -- db copy ------------------------------------------------------------------
 
     async def export_rows(self, table: str) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await self._read(Q[f"export_{table}"], ())]
+        return [tuple(row) for row in await self._statement(Q[f"export_{table}"], ())]
 
     async def import_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
         async def work(cursor: Cursor) -> None:
@@ -374,7 +374,7 @@ class PostgresDatastore:
         await self._write(work)
 
     async def after_import(self) -> None:
-        await self._read(Q["reset_sequences"], ())
+        await self._statement(Q["reset_sequences"], ())
 
     async def close(self) -> None:
         await self._connections.close()

@@ -4,9 +4,6 @@
 -- column expanded server-side with unnest(), so a batch of any size is one
 -- statement.
 
--- name: migrations_table_exists
-SELECT to_regclass(%s::text) IS NOT NULL
-
 -- name: lock_migrations
 -- Transaction-scoped advisory lock (key: "leakmesh" as a bigint), so concurrent
 -- migrators apply each migration once; released at commit or rollback.
@@ -33,6 +30,7 @@ RETURNING id
 
 -- name: finish_run
 UPDATE runs SET finished_at = now() WHERE id = %s
+RETURNING id
 
 -- name: create_upsert_batch
 -- An upsert COPYs its rows into this session-private table, then moves them with
