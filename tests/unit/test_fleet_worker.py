@@ -25,7 +25,7 @@ from leakmesh.runtime.scan_git import GitScanOptions, scan_git
 from leakmesh.runtime.shard_pages import PageBudget
 from leakmesh.runtime.stores import Stores
 from leakmesh.sources.git import open_repository
-from leakmesh.store.errors import StaleFence
+from leakmesh.store.errors import SchemaError, StaleFence, StoreUnavailable
 from leakmesh.store.memory import MemoryDatastore
 from leakmesh.store.models import FindingQuery, ObservationContext, ShardFence
 from support import github_token
@@ -340,5 +340,116 @@ def test_a_worker_waits_out_a_coordinator_outage_with_backoff_and_finishes(
         assert report.shards_scanned == len(shards)
         assert await coordinator.is_complete(run_id)
         assert await fingerprints(store) == {f.fingerprint for f in local.findings}
+
+    asyncio.run(scenario())
+
+
+class FlakyStore:
+    """A datastore that raises `StoreUnavailable` from every call while `down`."""
+
+    def __init__(self, store: MemoryDatastore) -> None:
+        self._store = store
+        self.down = False
+        self.writes_while_down = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._store, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                if name in ("upsert", "mark", "advance", "hold_fence", "finish_run"):
+                    self.writes_while_down += 1
+                raise StoreUnavailable("the test datastore is set unavailable")
+            return await method(*args, **kwargs)
+
+        return call
+
+
+def test_a_worker_waits_out_a_database_outage_with_backoff_and_finishes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The database away mid-run: the shards in hand fail at their next write and
+    are given back, the worker takes no shard and checks the database with growing
+    delays, then finishes the run with the findings of a local scan."""
+    root = tree(tmp_path / "tree", 30)
+    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
+    retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
+
+    async def scenario() -> None:
+        coordinator, store, run_id = await new_fs_run(engine, root, shards)
+        flaky = FlakyStore(store)
+        events, log = logged()
+        acquired_while_down = 0
+
+        def outage_at_the_second_shard(event: str, **fields: object) -> None:
+            nonlocal acquired_while_down
+            log(event, **fields)  # type: ignore[operator]
+            acquired = [e for e, _ in events].count("worker.shard_acquired")
+            if event == "worker.shard_acquired":
+                acquired_while_down += flaky.down
+                if acquired == 2:  # once: the outage begins
+                    flaky.down = True
+            if event == "worker.store_unavailable" and fields["failures"] == 5:
+                flaky.down = False
+
+        report = await run_worker(
+            coordinator=coordinator,
+            stores=Stores.one(flaky),  # type: ignore[arg-type]
+            engine=engine,
+            plan=plan(engine, store_retry=retry),
+            stop=asyncio.Event(),
+            log=outage_at_the_second_shard,
+        )
+        waits = [f for e, f in events if e == "worker.store_unavailable"]
+        assert [f["retry_in_s"] for f in waits] == [0.01, 0.02, 0.04, 0.08, 0.16]
+        assert "set unavailable" in str(waits[0]["error"])
+        assert acquired_while_down == 0  # no shard taken while the database is away
+        assert "failed" in [f["outcome"] for e, f in events if e == "worker.shard_ended"]
+        assert [e for e, _ in events].count("worker.store_available") == 1
+        assert report.shards_scanned == len(shards)
+        assert await coordinator.is_complete(run_id)
+        assert all(s.owner is None for s in await coordinator.list_shards(run_id))
+        assert await fingerprints(store) == {f.fingerprint for f in local.findings}
+
+    asyncio.run(scenario())
+
+
+def test_a_schema_that_no_longer_passes_after_an_outage_ends_the_worker(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Waiting cannot mend a schema: the worker stops with `SchemaError`, its
+    shards given back."""
+    root = tree(tmp_path / "tree", 30)
+    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
+
+    async def scenario() -> None:
+        coordinator, store, run_id = await new_fs_run(engine, root, shards)
+        flaky = FlakyStore(store)
+        _, log = logged()
+
+        async def schema_gone() -> None:
+            raise SchemaError("schema behind: migration 3 not applied")
+
+        store.check = schema_gone  # type: ignore[method-assign]
+
+        def outage_at_the_second_shard(event: str, **fields: object) -> None:
+            log(event, **fields)  # type: ignore[operator]
+            if event == "worker.shard_acquired":
+                flaky.down = True
+            if event == "worker.store_unavailable":
+                flaky.down = False
+
+        with pytest.raises(SchemaError):
+            await run_worker(
+                coordinator=coordinator,
+                stores=Stores.one(flaky),  # type: ignore[arg-type]
+                engine=engine,
+                plan=plan(engine, store_retry=retry),
+                stop=asyncio.Event(),
+                log=outage_at_the_second_shard,
+            )
+        assert all(s.owner is None for s in await coordinator.list_shards(run_id))
 
     asyncio.run(scenario())

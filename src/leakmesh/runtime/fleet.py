@@ -5,7 +5,9 @@ a shard, raises the shard's fence in every database, and hands it to a
 `fleet_shard.ShardRun`; once that shard's batches are all handed out, the next
 shard is acquired while the last pages of the previous one commit. When the
 lease is lost the shards in hand stop at once; a write already on its way is
-rejected by the fence.
+rejected by the fence. When etcd or a database cannot be reached, the shards in
+hand are given back and nothing more is written until it answers again (retried
+with backoff).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from leakmesh.runtime.fleet_plan import EventLog, PageCommitted, WorkerPlan, Wor
 from leakmesh.runtime.fleet_shard import FleetSession, ShardOutcome, ShardRun, WorkerContext
 from leakmesh.runtime.pool import ScanPool
 from leakmesh.runtime.scan_fs import LedgerBackoff, LedgerGate
-from leakmesh.store.errors import StaleFence
+from leakmesh.store.errors import StoreUnavailable
 from leakmesh.store.models import ShardFence
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from leakmesh.coordination.models import RunSpec, ShardLease
     from leakmesh.coordination.protocols import Coordinator
     from leakmesh.engine.engine import Engine
@@ -51,6 +55,7 @@ class Worker:
         self._log = log
         self.report = WorkerReport()
         self._etcd_backoff = Backoff(plan.etcd_retry)
+        self._store_backoff = Backoff(plan.store_retry)
         self._finish_recorded = False
         self._shards = WorkerContext(
             plan=plan,
@@ -75,6 +80,13 @@ class Worker:
         in_hand: set[asyncio.Task[None]] = set()
         try:
             while not self._stop.is_set():
+                if self._shards.store_lost is not None:
+                    # Nothing more is written until every database answers again;
+                    # the shards in hand have given their leases back.
+                    await _settled(committing)
+                    committing = None
+                    await self._wait_for_stores()
+                    continue
                 if session is not None and session.lost.is_set():
                     await _settled(committing)
                     committing = None
@@ -94,6 +106,9 @@ class Worker:
                     continue
                 except CoordinatorUnavailable as exc:
                     await self._wait_for_etcd(exc)
+                    continue
+                except StoreUnavailable as exc:
+                    self._shards.store_unavailable(exc)
                     continue
                 if self._etcd_backoff.succeeded():
                     self._log("worker.coordinator_available", worker_id=plan.worker_id)
@@ -157,6 +172,49 @@ class Worker:
         )
         await self._pause(delay)
 
+    async def _wait_for_stores(self) -> None:
+        """Back off, then check every database, until all answer (or stop). A
+        schema that no longer passes is not waited for: its `SchemaError` ends the
+        worker, as at startup."""
+        while (lost := self._shards.store_lost) is not None and not self._stop.is_set():
+            delay = self._store_backoff.failed()
+            self._log(
+                "worker.store_unavailable",
+                worker_id=self._plan.worker_id,
+                error=str(lost),
+                failures=self._store_backoff.failures,
+                retry_in_s=round(delay, 3),
+                level="warning",
+            )
+            await self._pause(delay)
+            try:
+                if await self._stopped_first(self._check_stores()):
+                    return
+            except StoreUnavailable as exc:
+                self._shards.store_lost = exc
+                continue
+            self._shards.store_lost = None
+            self._store_backoff.succeeded()
+            self._log("worker.store_available", worker_id=self._plan.worker_id)
+
+    async def _check_stores(self) -> None:
+        for store in self._stores.distinct():
+            await store.check()
+
+    async def _stopped_first(self, work: Coroutine[None, None, None]) -> bool:
+        """Run `work` unless `stop` comes first (then cancelled; True)."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return True
+        task.result()
+        return False
+
     async def _shard(
         self, run: RunSpec, session: FleetSession, lease: ShardLease, scanned: asyncio.Event
     ) -> None:
@@ -208,13 +266,6 @@ class Worker:
     ) -> ShardOutcome:
         plan = self._plan
         fence = ShardFence(plan.tenant, plan.run_id, lease.spec.shard_id, lease.fence)
-        try:
-            # Raised at once: from here on, the previous owner's writes are rejected.
-            for store in self._stores.distinct():
-                await store.hold_fence(fence)
-        except StaleFence as exc:
-            self._shards.stale_write_rejected(lease, exc, during="hold_fence")
-            return ShardOutcome.LOST
         shard = ShardRun(self._shards, run, session, lease, fence)
         return await shard.run(scanned)
 

@@ -19,6 +19,9 @@ ETCD_RETRY = RetryPolicy(cap_s=60.0)
 """How a worker waits for etcd to come back: SPEC §8's policy, capped at a
 minute instead of an hour so an idle fleet resumes soon after an outage."""
 
+STORE_RETRY = RetryPolicy(cap_s=60.0)
+"""How a worker waits for a lost database to come back (the same policy)."""
+
 EventLog = Callable[..., None]
 """``log(event_name, **fields)``: the worker's structured log."""
 PageCommitted = Callable[[ShardLease, Page], None]
@@ -40,6 +43,7 @@ class WorkerPlan(Struct, frozen=True):
     fs_root: Path | None = None
     """Where this worker finds a filesystem run's tree, when not at the recorded path."""
     etcd_retry: RetryPolicy = ETCD_RETRY
+    store_retry: RetryPolicy = STORE_RETRY
 
 
 class WorkerReport(Struct):

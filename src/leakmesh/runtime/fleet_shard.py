@@ -31,7 +31,7 @@ from leakmesh.runtime.local_store import UPSERT_CHUNK, StoreTarget, occurrence_r
 from leakmesh.runtime.shard_pages import Page, scan_fs_shard, scan_git_shard
 from leakmesh.sources.git import GitError, open_repository, ref_tips
 from leakmesh.sources.mirrors import update_mirror
-from leakmesh.store.errors import StaleFence, StoreError
+from leakmesh.store.errors import StaleFence, StoreError, StoreUnavailable
 from leakmesh.store.models import ObservationContext, ShardFence
 
 if TYPE_CHECKING:
@@ -89,6 +89,13 @@ class WorkerContext(Struct):
     unreleased: list[ShardLease] = field(default_factory=list)
     """Shards that ended while etcd was away, still owned under this worker's
     lease: given back once etcd answers, or nobody could take them."""
+    store_lost: StoreUnavailable | None = None
+    """Set when a database could not be reached: the worker takes no shard until
+    every database answers again."""
+
+    def store_unavailable(self, exc: StoreUnavailable) -> None:
+        if self.store_lost is None:
+            self.store_lost = exc
 
     def stale_write_rejected(self, lease: ShardLease, exc: Exception, *, during: str) -> None:
         self.report.stale_writes_rejected += 1
@@ -136,11 +143,21 @@ class ShardRun:
         the scanning workers (or the scan ended early): the next shard may start."""
         loop = asyncio.get_running_loop()
         whole_repo = not self.lease.spec.start and not self.lease.spec.end
-        frontier = (
-            await self.stores.frontier.tips(self.plan.tenant, self.target.frontier_key)
-            if self.run_spec.source is SourceKind.GIT and whole_repo
-            else {}
-        )
+        try:
+            # Raised at once: from here on, the previous owner's writes are rejected.
+            for store in self.stores.distinct():
+                await store.hold_fence(self.fence)
+            frontier = (
+                await self.stores.frontier.tips(self.plan.tenant, self.target.frontier_key)
+                if self.run_spec.source is SourceKind.GIT and whole_repo
+                else {}
+            )
+        except StaleFence as exc:
+            self.worker.stale_write_rejected(self.lease, exc, during="hold_fence")
+            return ShardOutcome.LOST
+        except StoreUnavailable as exc:
+            self.worker.store_unavailable(exc)
+            return await self._finish(ShardOutcome.FAILED, None, whole_repo=whole_repo)
 
         def already_done(object_ids: list[str]) -> set[str]:
             future = asyncio.run_coroutine_threadsafe(
@@ -273,6 +290,8 @@ class ShardRun:
             self.refused = True
             return ShardOutcome.LOST
         except (StoreError, CoordinatorUnavailable) as exc:
+            if isinstance(exc, StoreUnavailable):
+                self.worker.store_unavailable(exc)
             self.worker.log(
                 "worker.commit_failed",
                 shard_id=self.lease.spec.shard_id,
@@ -292,6 +311,10 @@ class ShardRun:
         self, outcome: ShardOutcome | None, error: BaseException | None, *, whole_repo: bool
     ) -> ShardOutcome:
         session, lease = self.session.session, self.lease
+        if outcome is None and isinstance(error, StoreUnavailable):
+            # A ledger lookup of the scan met the database gone.
+            self.worker.store_unavailable(error)
+            outcome = ShardOutcome.FAILED
         try:
             if outcome is None and isinstance(error, GitError):
                 self.worker.log(
@@ -301,11 +324,9 @@ class ShardRun:
                 return ShardOutcome.FAILED
             if outcome is None and error is not None:
                 raise error
+            if outcome is None and self.run_spec.source is SourceKind.GIT and whole_repo:
+                outcome = await self._advance_frontier()
             if outcome is None:
-                if self.run_spec.source is SourceKind.GIT and whole_repo and self.tips:
-                    await self.stores.frontier.advance(
-                        self.plan.tenant, self.target.frontier_key, self.tips, fence=self.fence
-                    )
                 await session.complete(lease, progress=self.progress)
                 return ShardOutcome.COMPLETED
             if outcome in (ShardOutcome.STOPPED, ShardOutcome.FAILED) or (
@@ -322,3 +343,17 @@ class ShardRun:
         except CoordinatorUnavailable:
             self.worker.unreleased.append(lease)
             return ShardOutcome.FAILED
+
+    async def _advance_frontier(self) -> ShardOutcome | None:
+        """Record the tips the whole-repository shard scanned from; FAILED when the
+        database is away (the shard is then given back and scanned again)."""
+        if not self.tips:
+            return None
+        try:
+            await self.stores.frontier.advance(
+                self.plan.tenant, self.target.frontier_key, self.tips, fence=self.fence
+            )
+        except StoreUnavailable as exc:
+            self.worker.store_unavailable(exc)
+            return ShardOutcome.FAILED
+        return None

@@ -43,6 +43,9 @@ class MemoryDatastore:
         self._frontier: dict[tuple[str, str], dict[str, str]] = {}
         self._fences: dict[tuple[str, int, str], int] = {}
 
+    async def check(self) -> None:
+        return None
+
     async def hold_fence(self, fence: ShardFence) -> None:
         self._hold(fence)
 

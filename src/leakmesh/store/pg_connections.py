@@ -37,6 +37,10 @@ class SourceClosed(psycopg.OperationalError):
 class ConnectionSource(Protocol):
     def connection(self) -> AbstractAsyncContextManager[Connection]: ...
 
+    async def check(self) -> None:
+        """Replace connections found broken (a restarted server)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -54,13 +58,20 @@ class OneConnection:
                 raise SourceClosed("the datastore is closed")
             yield self._conn
 
+    async def check(self) -> None:
+        return None  # one connection: the next statement finds it broken or not
+
     async def close(self) -> None:
         await self._conn.close()
 
 
 class PooledConnections:
-    def __init__(self, pool: AsyncConnectionPool[Connection]) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Connection], *, dsn: str, kwargs: dict[str, Any]
+    ) -> None:
         self._pool = pool
+        self._dsn = dsn
+        self._kwargs = kwargs
 
     @classmethod
     async def open(cls, dsn: str, *, size: PoolSize, kwargs: dict[str, Any]) -> PooledConnections:
@@ -80,7 +91,7 @@ class PooledConnections:
         except BaseException:
             await pool.close()
             raise
-        return cls(pool)
+        return cls(pool, dsn=dsn, kwargs=kwargs)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
@@ -89,6 +100,18 @@ class PooledConnections:
         try:
             async with self._pool.connection() as conn:
                 yield conn
+        except PoolClosed:
+            raise SourceClosed("the datastore is closed") from None
+
+    async def check(self) -> None:
+        from psycopg_pool import PoolClosed
+
+        # A server still down refuses a direct connection at once, where the pool
+        # would wait out its timeout for one.
+        probe = await psycopg.AsyncConnection.connect(self._dsn, **self._kwargs)
+        await probe.close()
+        try:
+            await self._pool.check()
         except PoolClosed:
             raise SourceClosed("the datastore is closed") from None
 

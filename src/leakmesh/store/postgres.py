@@ -90,9 +90,7 @@ class PostgresDatastore:
         try:
             if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
                 await store.migrate()
-            status = await store.status()
-            if not status.ok:
-                raise SchemaError(f"{store._where}: {status.describe()}")
+            await store.check()
         except BaseException:
             await store.close()
             raise
@@ -175,6 +173,17 @@ class PostgresDatastore:
         except psycopg.Error as exc:
             raise self._error(exc) from None
         return compare(applied, embedded_migrations(DIALECT))
+
+    async def check(self) -> None:
+        # Pooled connections broken by a restart are replaced first, so that the
+        # first write after an outage does not meet one of them.
+        try:
+            await self._connections.check()
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        status = await self.status()
+        if not status.ok:
+            raise SchemaError(f"{self._where}: {status.describe()}")
 
     async def migrate(self) -> list[int]:
         """Apply the pending migrations, each in its own transaction under an advisory

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     )
 
 
-class FencedWrites(Protocol):
+class Reachable(Protocol):
+    async def check(self) -> None:
+        """Reach the database once: `StoreUnavailable` while it cannot be reached,
+        `SchemaError` when its schema no longer passes. A fleet worker calls it
+        before writing again after losing the database."""
+        ...
+
+
+class FencedWrites(Reachable, Protocol):
     async def hold_fence(self, fence: ShardFence) -> None:
         """Raise the shard's recorded fence to `fence.epoch` (a fleet worker does this
         when it acquires a shard); `StaleFence` when a higher epoch is recorded."""

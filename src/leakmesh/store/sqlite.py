@@ -94,6 +94,11 @@ class SqliteDatastore:
     async def status(self) -> SchemaStatus:
         return compare(self._applied(), embedded_migrations(DIALECT))
 
+    async def check(self) -> None:
+        status = await self.status()
+        if not status.ok:
+            raise SchemaError(f"SQLite datastore {self.path}: {status.describe()}")
+
     async def migrate(self) -> list[int]:
         """Apply the pending migrations; returns the versions applied."""
         status = await self.status()

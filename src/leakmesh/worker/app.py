@@ -5,7 +5,8 @@ Connector mode builds the production backends only — etcd and PostgreSQL, neve
 a double — and checks each before claiming any shard: etcd answers, every
 schema passes its policy, the run exists and was planned for this tenant and
 this policy hash. Exit codes: 0 done (or stopped by SIGTERM/SIGINT), 1 findings
-(direct mode), 2 invalid configuration, 3 a dependency not ready at startup.
+(direct mode), 2 invalid configuration, 3 a dependency not ready at startup (or
+a database error that waiting cannot mend).
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def run_worker_command(config: WorkerConfig, *, environ: Mapping[str, str]) -> i
         print(f"leakmesh: not ready: {exc}", flush=True, file=sys.stderr)
         return EXIT_NOT_READY
     except StoreError as exc:
-        # Lost mid-run: fail closed as at startup; the shards were given back.
-        log("worker.store_unavailable", error=str(exc), level="error")
-        print(f"leakmesh: datastore lost: {exc}", flush=True, file=sys.stderr)
+        # Not an outage (those are waited out): a schema that no longer passes,
+        # or an error retrying cannot mend. Fail closed as at startup; the shards
+        # in hand were given back.
+        log("worker.store_failed", error=str(exc), level="error")
+        print(f"leakmesh: datastore failed: {exc}", flush=True, file=sys.stderr)
         return EXIT_NOT_READY
 
 
