@@ -8,12 +8,12 @@ import aetcd.exceptions
 import pytest
 
 from leakmesh.coordination.errors import CoordinationError, CoordinatorUnavailable, LeaseLost
-from leakmesh.coordination.etcd import _translated
+from leakmesh.coordination.etcd_errors import translated
 
 
 def translate(exc: Exception) -> Exception:
     async def raise_inside() -> None:
-        async with _translated("lease keepalive"):
+        async with translated("lease keepalive"):
             raise exc
 
     with pytest.raises(CoordinationError) as caught:

@@ -1,7 +1,8 @@
 """The coordinator on etcd (aetcd, asyncio).
 
-The key layout and how fencing uses it are described in `etcd_keys.py`. aetcd
-errors are translated here into `CoordinationError`s.
+The key layout and how fencing uses it are described in `etcd_keys.py`; aetcd's
+errors are translated in `etcd_errors.py`; a worker's session is
+`etcd_session.EtcdSession`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from leakmesh.coordination.errors import (
     RunExists,
     UnknownRun,
 )
+from leakmesh.coordination.etcd_errors import translated
 from leakmesh.coordination.etcd_keys import EtcdKeys
+from leakmesh.coordination.etcd_session import EtcdSession
 from leakmesh.coordination.models import (
-    Progress,
     RunSpec,
     ShardLease,
     ShardRecord,
@@ -41,43 +43,6 @@ DEFAULT_RPC_TIMEOUT_S = 5
 _REGISTER_CONCURRENCY = 16
 
 Endpoint = tuple[str, int]
-
-# Errors a member returns while the cluster has no leader or is electing one.
-# etcd sends some as UNAVAILABLE (translated by aetcd) but others as UNKNOWN or
-# FAILED_PRECONDITION with only the message to tell them apart: a lease
-# keepalive forwarded to a leader that died answers "context deadline exceeded".
-_TRANSIENT_SERVER_ERRORS = (
-    "context deadline exceeded",
-    "etcdserver: not leader",
-    "etcdserver: no leader",
-    "etcdserver: leader changed",
-    "etcdserver: request timed out",
-)
-
-
-@asynccontextmanager
-async def _translated(what: str) -> AsyncIterator[None]:
-    try:
-        yield
-    except (
-        aetcd.exceptions.ConnectionFailedError,
-        aetcd.exceptions.ConnectionTimeoutError,
-        # gRPC's INTERNAL ("Internal error from Core"): a call cut off when its
-        # connection died, seen when a member is killed mid-call. Retried like
-        # an unreachable member, not fatal.
-        aetcd.exceptions.InternalError,
-        TimeoutError,
-    ) as exc:
-        raise CoordinatorUnavailable(
-            f"etcd unavailable during {what}: {type(exc).__name__}"
-        ) from None
-    except aetcd.exceptions.ClientError as exc:
-        message = str(exc)
-        if "lease not found" in message:
-            raise LeaseLost(f"{what}: the worker's lease has expired") from None
-        if any(fragment in message for fragment in _TRANSIENT_SERVER_ERRORS):
-            raise CoordinatorUnavailable(f"etcd unavailable during {what}: {message}") from None
-        raise CoordinationError(f"etcd error during {what}: {type(exc).__name__}: {exc}") from None
 
 
 class _ShardView(Struct):
@@ -150,7 +115,7 @@ class EtcdCoordinator:
         if self._unreachable:
             await self._move(what)
         try:
-            async with _translated(what):
+            async with translated(what):
                 yield
         except CoordinatorUnavailable:
             self._unreachable = True
@@ -168,7 +133,7 @@ class EtcdCoordinator:
                 host, port = self._endpoints[index]
                 client = aetcd.Client(host=host, port=port, timeout=self._timeout_s)
                 try:
-                    async with _translated(what):
+                    async with translated(what):
                         await client.status()
                 except CoordinationError:
                     await client.close()
@@ -413,53 +378,3 @@ def _owner_worker(token: bytes) -> int | None:
         if name == "worker" and value.isdigit():
             return int(value)
     return None
-
-
-class EtcdSession:
-    def __init__(
-        self, coordinator: EtcdCoordinator, *, lease: Any, worker_id: int, ttl_s: int
-    ) -> None:
-        self._coordinator = coordinator
-        self.lease_id: int = lease.id
-        self._worker_id = worker_id
-        self._ttl_s = ttl_s
-
-    @property
-    def worker_id(self) -> int:
-        return self._worker_id
-
-    @property
-    def ttl_s(self) -> int:
-        return self._ttl_s
-
-    async def renew(self) -> None:
-        await self._coordinator._renew(self)
-
-    async def acquire(self, run_id: int) -> ShardLease | None:
-        return await self._coordinator._acquire(self, run_id)
-
-    async def checkpoint(self, lease: ShardLease, *, cursor: str, progress: Progress) -> None:
-        await self._coordinator._update(
-            lease, {"cursor": cursor, "progress": progress}, keep_owner=True, what="checkpoint"
-        )
-
-    async def complete(self, lease: ShardLease, *, progress: Progress) -> None:
-        await self._coordinator._update(
-            lease,
-            {"state": ShardState.DONE, "progress": progress},
-            keep_owner=False,
-            what="complete",
-        )
-
-    async def park(self, lease: ShardLease, *, reason: str) -> None:
-        await self._coordinator._update(
-            lease, {"state": ShardState.PARKED, "reason": reason}, keep_owner=False, what="park"
-        )
-
-    async def release(self, lease: ShardLease) -> None:
-        await self._coordinator._update(
-            lease, {"state": ShardState.PENDING}, keep_owner=False, what="release"
-        )
-
-    async def close(self) -> None:
-        await self._coordinator._revoke(self)

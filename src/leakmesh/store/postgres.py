@@ -1,26 +1,24 @@
 """The shared datastore: PostgreSQL through psycopg 3 (async) and a connection pool.
 
 An upsert COPYs its rows into a session-private temporary table and moves them on
-with three statements in one transaction; other batches travel as one array per
-column, expanded with unnest(). Either way a batch of any size is a handful of
-statements. Driver errors become `StoreError` / `StoreUnavailable` / `SchemaError`
-here, with the DSN redacted and the password scrubbed from the driver's message.
+with three statements in one transaction (`pg_writes.py`); ledger batches travel
+as one JSON text. Either way a batch of any size is a handful of statements.
+Driver errors become `StoreError` / `StoreUnavailable` / `SchemaError` here, with
+the DSN redacted and the password scrubbed from the driver's message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import TupleRow
 
 from leakmesh.store.dsn import redact
-from leakmesh.store.errors import SchemaError, StaleFence, StoreError
+from leakmesh.store.errors import SchemaError, StoreError
 from leakmesh.store.migrate import (
     AppliedMigration,
     MigrationPolicy,
@@ -48,21 +46,26 @@ from leakmesh.store.pg_connections import (
     PooledConnections,
     PoolSize,
 )
-from leakmesh.store.queries import load_queries
+from leakmesh.store.pg_writes import (
+    DIALECT,
+    Cursor,
+    Q,
+    T,
+    chunks,
+    hold,
+    iso,
+    scalar,
+    upsert_chunk,
+)
 
-DIALECT = "postgresql"
-Q = load_queries(DIALECT)
-
-T = TypeVar("T")
-Cursor = psycopg.AsyncCursor[TupleRow]
+if TYPE_CHECKING:
+    from psycopg.rows import TupleRow
 
 _CONNECT_TIMEOUT_S = 10
 _UPSERT_CHUNK = 20_000
 """Rows per COPY inside one upsert transaction (bounds the temporary table)."""
 _WRITE_ATTEMPTS = 3
 _RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-
-_OccurrenceKey = tuple[str, str, str, str, int, int, str, str]
 
 
 class PostgresDatastore:
@@ -217,7 +220,7 @@ class PostgresDatastore:
     # -- findings -----------------------------------------------------------------
 
     async def hold_fence(self, fence: ShardFence) -> None:
-        await self._write(lambda cursor: _hold(cursor, fence))
+        await self._write(lambda cursor: hold(cursor, fence))
 
     async def start_run(self, *, tenant: str, policy_hash: str, source: str, target: str) -> int:
         rows = await self._statement(Q["start_run"], (tenant, policy_hash, source, target))
@@ -234,10 +237,10 @@ class PostgresDatastore:
             return UpsertCounts(0, 0, 0)
 
         async def work(cursor: Cursor) -> UpsertCounts:
-            await _hold(cursor, context.shard)
+            await hold(cursor, context.shard)
             findings = new_occurrences = observations = 0
-            for i, chunk in enumerate(_chunks(occurrences, _UPSERT_CHUNK)):
-                f, o, n = await _upsert_chunk(cursor, chunk, context, first=i == 0)
+            for i, chunk in enumerate(chunks(occurrences, _UPSERT_CHUNK)):
+                f, o, n = await upsert_chunk(cursor, chunk, context, first=i == 0)
                 findings, new_occurrences, observations = (
                     findings + f,
                     new_occurrences + o,
@@ -261,7 +264,7 @@ class PostgresDatastore:
         )
         return [
             StoredFinding(
-                t, fp, rule, name, conf, preview, TriageStatus(status), _iso(first), _iso(last), n
+                t, fp, rule, name, conf, preview, TriageStatus(status), iso(first), iso(last), n
             )
             for t, fp, rule, name, conf, preview, status, first, last, n in rows
         ]
@@ -285,7 +288,7 @@ class PostgresDatastore:
 
     async def triage_history(self, tenant: str, fingerprint: str) -> list[TriageEvent]:
         rows = await self._statement(Q["triage_history"], (tenant, fingerprint))
-        return [TriageEvent(t, fp, TriageStatus(s), note, _iso(at)) for t, fp, s, note, at in rows]
+        return [TriageEvent(t, fp, TriageStatus(s), note, iso(at)) for t, fp, s, note, at in rows]
 
     # -- done-ledger ----------------------------------------------------------------
 
@@ -304,7 +307,7 @@ class PostgresDatastore:
         scope = await self._ledger_scope(tenant, policy_hash, create=bool(statuses))
 
         async def work(cursor: Cursor) -> None:
-            await _hold(cursor, fence)
+            await hold(cursor, fence)
             if scope is not None:
                 await cursor.execute(Q["mark_ledger"], (scope, batch))
 
@@ -334,7 +337,7 @@ class PostgresDatastore:
 
             async def work(cursor: Cursor) -> int:
                 await cursor.execute(Q["ensure_ledger_scope"], key)
-                return await _scalar(cursor)
+                return await scalar(cursor)
 
             scope = await self._write(work)
         else:
@@ -363,7 +366,7 @@ class PostgresDatastore:
         ordered = sorted(tips.items())
 
         async def work(cursor: Cursor) -> None:
-            await _hold(cursor, fence)
+            await hold(cursor, fence)
             await cursor.execute(
                 Q["advance_frontier"],
                 (tenant, repo, [ref for ref, _ in ordered], [tip for _, tip in ordered]),
@@ -387,75 +390,3 @@ class PostgresDatastore:
 
     async def close(self) -> None:
         await self._connections.close()
-
-
-async def _hold(cursor: Cursor, fence: ShardFence | None) -> None:
-    """Check and raise the shard fence inside the caller's transaction."""
-    if fence is None:
-        return
-    await cursor.execute(Q["hold_fence"], (fence.tenant, fence.run_id, fence.shard_id, fence.epoch))
-    if await cursor.fetchone() is None:
-        raise StaleFence.of(fence)
-
-
-async def _upsert_chunk(
-    cursor: Cursor, chunk: Sequence[OccurrenceRecord], context: ObservationContext, *, first: bool
-) -> tuple[int, int, int]:
-    """Findings, occurrences and observations of one chunk: COPY it into the
-    session's batch table, then insert from there (see the queries' comments)."""
-    await cursor.execute(Q["create_upsert_batch"] if first else Q["clear_upsert_batch"])
-    async with cursor.copy(Q["copy_upsert_batch"]) as copy:
-        for seq, o in enumerate(chunk):
-            await copy.write_row(
-                (
-                    seq,
-                    o.tenant,
-                    o.fingerprint,
-                    o.rule_id,
-                    o.rule_name,
-                    o.confidence,
-                    o.preview,
-                    o.repo,
-                    o.object_id,
-                    o.start,
-                    o.end,
-                    o.path,
-                    o.commit,
-                    o.line,
-                    o.column,
-                    o.author_name,
-                    o.author_email,
-                    o.commit_date,
-                    o.decoded,
-                )
-            )
-    await cursor.execute(Q["upsert_findings"])
-    new_findings = await _scalar(cursor)
-    observation = (context.run_id, context.policy_hash, context.fence)
-    await cursor.execute(Q["insert_occurrences"], observation)
-    row = await cursor.fetchone()
-    assert row is not None
-    new_occurrences, new_observations = int(row[0]), int(row[1])
-    if new_occurrences < len({_key(o) for o in chunk}):  # some existed: look them up
-        await cursor.execute(Q["observe_occurrences"], observation)
-        new_observations += max(cursor.rowcount, 0)
-    return new_findings, new_occurrences, new_observations
-
-
-async def _scalar(cursor: Cursor) -> int:
-    row = await cursor.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _key(o: OccurrenceRecord) -> _OccurrenceKey:
-    return (o.tenant, o.fingerprint, o.repo, o.object_id, o.start, o.end, o.path, o.commit)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
