@@ -17,16 +17,8 @@ class EtcdSession:
     ) -> None:
         self._coordinator = coordinator
         self.lease_id: int = lease.id
-        self._worker_id = worker_id
-        self._ttl_s = ttl_s
-
-    @property
-    def worker_id(self) -> int:
-        return self._worker_id
-
-    @property
-    def ttl_s(self) -> int:
-        return self._ttl_s
+        self.worker_id = worker_id
+        self.ttl_s = ttl_s
 
     async def renew(self) -> None:
         await self._coordinator._renew(self)

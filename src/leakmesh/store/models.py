@@ -62,6 +62,18 @@ class OccurrenceRecord(Struct, frozen=True):
     commit_date: str = ""
     decoded: str = ""
 
+    def finding_columns(self) -> tuple[str, str, str, str, str, str]:
+        """What the finding row holds: tenant, fingerprint, rule id and name,
+        confidence, redacted preview."""
+        return (
+            self.tenant,
+            self.fingerprint,
+            self.rule_id,
+            self.rule_name,
+            self.confidence,
+            self.preview,
+        )
+
 
 class ShardFence(Struct, frozen=True):
     """The fence a fleet worker writes under: its shard's epoch when it acquired it.

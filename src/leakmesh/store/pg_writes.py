@@ -51,12 +51,7 @@ async def upsert_chunk(
             await copy.write_row(
                 (
                     seq,
-                    o.tenant,
-                    o.fingerprint,
-                    o.rule_id,
-                    o.rule_name,
-                    o.confidence,
-                    o.preview,
+                    *o.finding_columns(),
                     o.repo,
                     o.object_id,
                     o.start,

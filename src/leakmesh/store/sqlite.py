@@ -144,19 +144,7 @@ class SqliteDatastore:
             _hold(cursor, context.shard)
             cursor.executemany(
                 Q["insert_finding"],
-                [
-                    (
-                        o.tenant,
-                        o.fingerprint,
-                        o.rule_id,
-                        o.rule_name,
-                        o.confidence,
-                        o.preview,
-                        stamp,
-                        stamp,
-                    )
-                    for o in occurrences
-                ],
+                [(*o.finding_columns(), stamp, stamp) for o in occurrences],
             )
             new_findings = cursor.rowcount
             cursor.executemany(
