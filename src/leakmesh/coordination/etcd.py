@@ -85,8 +85,9 @@ class EtcdCoordinator:
         self._client: Any = None
         self._unreachable = True
         self._switching = asyncio.Lock()
-        self._retired: list[Any] = []
-        """Clients left behind by a move; calls may still be in flight on them."""
+        self._retired: dict[Any, asyncio.Task[None]] = {}
+        """Clients left behind by a move, each with the task that closes it once
+        the calls still in flight on it have had their timeout to end."""
 
     @property
     def endpoint(self) -> Endpoint:
@@ -139,7 +140,7 @@ class EtcdCoordinator:
                     await client.close()
                     continue
                 if self._client is not None:
-                    self._retired.append(self._client)
+                    self._retire(self._client)
                 self._client, self._current, self._unreachable = client, index, False
                 return
         shown = ", ".join(f"{h}:{p}" for h, p in self._endpoints)
@@ -149,11 +150,21 @@ class EtcdCoordinator:
         async with self._rpc("health check"):
             await self._client.status()
 
+    def _retire(self, client: Any) -> None:
+        async def close_when_idle() -> None:
+            await asyncio.sleep(self._timeout_s + 1)
+            del self._retired[client]
+            await client.close()
+
+        self._retired[client] = asyncio.create_task(close_when_idle())
+
     async def close(self) -> None:
-        for client in [*self._retired, self._client]:
-            if client is not None:
-                await client.close()
+        for client, closing in list(self._retired.items()):
+            closing.cancel()
+            await client.close()
         self._retired.clear()
+        if self._client is not None:
+            await self._client.close()
         self._client = None
 
     # -- runs and shards ------------------------------------------------------------
