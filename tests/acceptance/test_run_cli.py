@@ -23,8 +23,9 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "LEAKMESH_CACHE_DIR": str(tmp_path / "cache"),
         "LEAKMESH_ETCD_ENDPOINTS": dead_endpoint(),
         "LEAKMESH_ETCD_NAMESPACE": "/t",
-        "LEAKMESH_FINDINGS_DSN": "postgresql://u:CANARYPASS@127.0.0.1:1/x",
-        "LEAKMESH_LEDGER_DSN": "postgresql://u:CANARYPASS@127.0.0.1:1/x",
+        # A canary password: the tests check that it never shows.
+        "LEAKMESH_FINDINGS_DSN": "postgresql://u:CANARYPASS@127.0.0.1:1/x",  # leakmesh:allow
+        "LEAKMESH_LEDGER_DSN": "postgresql://u:CANARYPASS@127.0.0.1:1/x",  # leakmesh:allow
         "LEAKMESH_TENANT_ID": TENANT,
         "LEAKMESH_TENANT_SECRET_KEY": KEY,
     }
