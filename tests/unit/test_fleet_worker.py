@@ -42,6 +42,17 @@ def tree(root: Path, files: int) -> Path:
     return root
 
 
+QUICK_RETRY = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
+"""Delays 0.01, 0.02, 0.04, 0.08, 0.16 s, then 0.2 s."""
+
+
+def sharded_tree(tmp_path: Path) -> tuple[Path, list[ShardSpec]]:
+    """30 files, 10 with a token, in shards of 5 files."""
+    root = tree(tmp_path / "tree", 30)
+    source = LocalScanOptions().source
+    return root, plan_fs(root, source=source, options=PlanOptions(files_per_shard=5))
+
+
 def logged() -> tuple[list[tuple[str, dict[str, object]]], object]:
     events: list[tuple[str, dict[str, object]]] = []
 
@@ -251,8 +262,7 @@ def test_a_stopped_worker_releases_its_shards_and_another_finishes_the_run(
 ) -> None:
     """SIGTERM sets `stop`: the shards in hand (one scanning, one committing
     behind it) are released, not lost; a second worker completes the run."""
-    root = tree(tmp_path / "tree", 30)
-    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    root, shards = sharded_tree(tmp_path)
     local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
 
     async def scenario() -> None:
@@ -297,10 +307,8 @@ def test_a_worker_waits_out_a_coordinator_outage_with_backoff_and_finishes(
 ) -> None:
     """etcd away mid-run: the shard in hand fails at its checkpoint, the worker
     writes nothing more and retries with growing delays, then finishes the run."""
-    root = tree(tmp_path / "tree", 30)
-    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    root, shards = sharded_tree(tmp_path)
     local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
-    retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
 
     async def scenario() -> None:
         coordinator, store, run_id = await new_fs_run(engine, root, shards)
@@ -327,7 +335,7 @@ def test_a_worker_waits_out_a_coordinator_outage_with_backoff_and_finishes(
             coordinator=coordinator,
             stores=Stores.one(store),
             engine=engine,
-            plan=plan(engine, etcd_retry=retry),
+            plan=plan(engine, etcd_retry=QUICK_RETRY),
             stop=asyncio.Event(),
             log=outage_at_the_second_shard,
         )
@@ -371,10 +379,8 @@ def test_a_worker_waits_out_a_database_outage_with_backoff_and_finishes(
     """The database away mid-run: the shards in hand fail at their next write and
     are given back, the worker takes no shard and checks the database with growing
     delays, then finishes the run with the findings of a local scan."""
-    root = tree(tmp_path / "tree", 30)
-    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
+    root, shards = sharded_tree(tmp_path)
     local = scan_fs(root, engine=engine, options=LocalScanOptions(pool=PoolOptions(jobs=1)))
-    retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
 
     async def scenario() -> None:
         coordinator, store, run_id = await new_fs_run(engine, root, shards)
@@ -397,7 +403,7 @@ def test_a_worker_waits_out_a_database_outage_with_backoff_and_finishes(
             coordinator=coordinator,
             stores=Stores.one(flaky),  # type: ignore[arg-type]
             engine=engine,
-            plan=plan(engine, store_retry=retry),
+            plan=plan(engine, store_retry=QUICK_RETRY),
             stop=asyncio.Event(),
             log=outage_at_the_second_shard,
         )
@@ -420,9 +426,7 @@ def test_a_schema_that_no_longer_passes_after_an_outage_ends_the_worker(
 ) -> None:
     """Waiting cannot mend a schema: the worker stops with `SchemaError`, its
     shards given back."""
-    root = tree(tmp_path / "tree", 30)
-    shards = plan_fs(root, source=LocalScanOptions().source, options=PlanOptions(files_per_shard=5))
-    retry = RetryPolicy(initial_s=0.01, cap_s=0.2, jitter=0.0)
+    root, shards = sharded_tree(tmp_path)
 
     async def scenario() -> None:
         coordinator, store, run_id = await new_fs_run(engine, root, shards)
@@ -446,7 +450,7 @@ def test_a_schema_that_no_longer_passes_after_an_outage_ends_the_worker(
                 coordinator=coordinator,
                 stores=Stores.one(flaky),  # type: ignore[arg-type]
                 engine=engine,
-                plan=plan(engine, store_retry=retry),
+                plan=plan(engine, store_retry=QUICK_RETRY),
                 stop=asyncio.Event(),
                 log=outage_at_the_second_shard,
             )

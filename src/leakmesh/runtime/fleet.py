@@ -161,12 +161,16 @@ class Worker:
             unreleased.pop(0)
 
     async def _wait_for_etcd(self, error: CoordinatorUnavailable) -> None:
-        delay = self._etcd_backoff.failed()
+        await self._back_off(self._etcd_backoff, "worker.coordinator_unavailable", error)
+
+    async def _back_off(self, backoff: Backoff, event: str, error: Exception) -> None:
+        """Count a failure of `backoff`'s dependency, log `event`, wait the delay."""
+        delay = backoff.failed()
         self._log(
-            "worker.coordinator_unavailable",
+            event,
             worker_id=self._plan.worker_id,
             error=str(error),
-            failures=self._etcd_backoff.failures,
+            failures=backoff.failures,
             retry_in_s=round(delay, 3),
             level="warning",
         )
@@ -177,16 +181,7 @@ class Worker:
         schema that no longer passes is not waited for: its `SchemaError` ends the
         worker, as at startup."""
         while (lost := self._shards.store_lost) is not None and not self._stop.is_set():
-            delay = self._store_backoff.failed()
-            self._log(
-                "worker.store_unavailable",
-                worker_id=self._plan.worker_id,
-                error=str(lost),
-                failures=self._store_backoff.failures,
-                retry_in_s=round(delay, 3),
-                level="warning",
-            )
-            await self._pause(delay)
+            await self._back_off(self._store_backoff, "worker.store_unavailable", lost)
             try:
                 if await self._stopped_first(self._check_stores()):
                     return

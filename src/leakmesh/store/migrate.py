@@ -66,6 +66,11 @@ class SchemaStatus(Struct, frozen=True):
     def ok(self) -> bool:
         return not self.pending and not self.problems
 
+    def require_ok(self, where: str) -> None:
+        """`SchemaError` naming `where` unless the schema is current."""
+        if not self.ok:
+            raise SchemaError(f"{where}: {self.describe()}")
+
     def describe(self) -> str:
         if self.ok:
             return f"schema at version {self.current} (latest), checksums match"

@@ -74,6 +74,18 @@ class OccurrenceRecord(Struct, frozen=True):
             self.preview,
         )
 
+    def detail_columns(self) -> tuple[int, int, str, str, str, str]:
+        """What the occurrence row holds beyond its key: line, column, commit
+        author and date, the decoding chain."""
+        return (
+            self.line,
+            self.column,
+            self.author_name,
+            self.author_email,
+            self.commit_date,
+            self.decoded,
+        )
+
 
 class ShardFence(Struct, frozen=True):
     """The fence a fleet worker writes under: its shard's epoch when it acquired it.

@@ -58,12 +58,7 @@ async def upsert_chunk(
                     o.end,
                     o.path,
                     o.commit,
-                    o.line,
-                    o.column,
-                    o.author_name,
-                    o.author_email,
-                    o.commit_date,
-                    o.decoded,
+                    *o.detail_columns(),
                 )
             )
     await cursor.execute(Q["upsert_findings"])

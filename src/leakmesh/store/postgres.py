@@ -93,7 +93,8 @@ class PostgresDatastore:
         try:
             if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
                 await store.migrate()
-            await store.check()
+            # Just connected: the schema is all there is to check.
+            (await store.status()).require_ok(store._where)
         except BaseException:
             await store.close()
             raise
@@ -184,9 +185,7 @@ class PostgresDatastore:
             await self._connections.check()
         except psycopg.Error as exc:
             raise self._error(exc) from None
-        status = await self.status()
-        if not status.ok:
-            raise SchemaError(f"{self._where}: {status.describe()}")
+        (await self.status()).require_ok(self._where)
 
     async def migrate(self) -> list[int]:
         """Apply the pending migrations, each in its own transaction under an advisory

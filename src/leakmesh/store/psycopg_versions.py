@@ -25,32 +25,39 @@ PACKAGES = ("psycopg", "psycopg_binary", "psycopg_pool")
 
 def register() -> None:
     """Provide ``<package>.version`` for each of `PACKAGES` not imported yet."""
-    for package in PACKAGES:
+    wanted = [p for p in PACKAGES if p not in sys.modules and f"{p}.version" not in sys.modules]
+    for package, version in installed_versions(wanted).items():
         name = f"{package}.version"
-        if name in sys.modules or package in sys.modules:
-            continue
-        version = installed_version(package)
-        if version is None:
-            continue
         module = types.ModuleType(name, f"{package}'s version, from its dist-info.")
         module.__version__ = version  # type: ignore[attr-defined]
         sys.modules[name] = module
 
 
 def installed_version(package: str) -> str | None:
-    """The version in the name of the one dist-info directory beside `package`,
-    or None."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    site = os.path.dirname(next(iter(spec.submodule_search_locations)))
-    prefix, suffix = f"{package}-", ".dist-info"
-    try:
+    return installed_versions([package]).get(package)
+
+
+def installed_versions(packages: list[str]) -> dict[str, str]:
+    """Each package's version, from the name of the one dist-info directory beside
+    it; packages without exactly one are left out. Each directory is listed once."""
+    listings: dict[str, list[str]] = {}
+    versions: dict[str, str] = {}
+    for package in packages:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        site = os.path.dirname(next(iter(spec.submodule_search_locations)))
+        if site not in listings:
+            try:
+                listings[site] = os.listdir(site)
+            except OSError:
+                listings[site] = []
+        prefix, suffix = f"{package}-", ".dist-info"
         found = [
             entry[len(prefix) : -len(suffix)]
-            for entry in os.listdir(site)
+            for entry in listings[site]
             if entry.startswith(prefix) and entry.endswith(suffix)
         ]
-    except OSError:
-        return None
-    return found[0] if len(found) == 1 else None
+        if len(found) == 1:
+            versions[package] = found[0]
+    return versions

@@ -48,12 +48,13 @@ class SqliteDatastore:
     ) -> SqliteDatastore:
         """Open and apply the schema policy: fail closed unless the schema is current."""
         store = await cls.connect(path)
-        if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
-            await store.migrate()
-        status = await store.status()
-        if not status.ok:
+        try:
+            if policy is MigrationPolicy.DEV_AUTO_MIGRATE:
+                await store.migrate()
+            await store.check()
+        except BaseException:
             await store.close()
-            raise SchemaError(f"SQLite datastore {path}: {status.describe()}")
+            raise
         return store
 
     @classmethod
@@ -95,9 +96,7 @@ class SqliteDatastore:
         return compare(self._applied(), embedded_migrations(DIALECT))
 
     async def check(self) -> None:
-        status = await self.status()
-        if not status.ok:
-            raise SchemaError(f"SQLite datastore {self.path}: {status.describe()}")
+        (await self.status()).require_ok(f"SQLite datastore {self.path}")
 
     async def migrate(self) -> list[int]:
         """Apply the pending migrations; returns the versions applied."""
@@ -152,18 +151,7 @@ class SqliteDatastore:
             )
             cursor.executemany(
                 Q["insert_occurrence"],
-                [
-                    (
-                        *key,
-                        o.line,
-                        o.column,
-                        o.author_name,
-                        o.author_email,
-                        o.commit_date,
-                        o.decoded,
-                    )
-                    for key, o in zip(keys, occurrences, strict=True)
-                ],
+                [(*key, *o.detail_columns()) for key, o in zip(keys, occurrences, strict=True)],
             )
             new_occurrences = cursor.rowcount
             ids = [cursor.execute(Q["occurrence_id"], key).fetchone()[0] for key in keys]
