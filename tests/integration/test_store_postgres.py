@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,9 +15,9 @@ from msgspec.structs import replace
 from contract.store_contract import TENANT, StoreContract, StoreFactory, occurrence
 from integration.pg_server import free_port
 from leakmesh.store import postgres
-from leakmesh.store.errors import SchemaError, StoreError, StoreUnavailable
+from leakmesh.store.errors import SchemaError, StaleFence, StoreError, StoreUnavailable
 from leakmesh.store.migrate import MIGRATIONS_TABLE, MigrationPolicy, embedded_migrations
-from leakmesh.store.models import FindingQuery, LedgerStatus, ObservationContext
+from leakmesh.store.models import FindingQuery, LedgerStatus, ObservationContext, ShardFence
 from leakmesh.store.pg_boundary import unencrypted_remote_hosts, warn_if_unencrypted
 from leakmesh.store.pg_connections import PoolSize
 from leakmesh.store.postgres import PostgresDatastore
@@ -95,7 +96,7 @@ def test_auto_migrate_is_idempotent_and_validate_then_passes(pg_empty_dsn: str) 
 def test_ledger_scopes_migration_keeps_every_ledger_row(pg_empty_dsn: str) -> None:
     """0003 moves the done-ledger to scope numbers: rows written before it are
     still found, under the same tenant and policy, afterwards."""
-    first, second, scopes, *_ = embedded_migrations("postgresql")
+    first, second, scopes, *later = embedded_migrations("postgresql")
     assert scopes.name == "ledger_scopes"
     rows = [
         (TENANT, "p1", "blob-a", 2),
@@ -109,6 +110,8 @@ def test_ledger_scopes_migration_keeps_every_ledger_row(pg_empty_dsn: str) -> No
         with db.cursor() as cursor:
             cursor.executemany("INSERT INTO done_ledger VALUES (%s, %s, %s, %s, now())", rows)
         db.execute(scopes.sql)
+        for migration in later:
+            db.execute(migration.sql)
 
     async def scenario() -> None:
         store = await PostgresDatastore.connect(pg_empty_dsn)
@@ -288,3 +291,48 @@ def test_ingest_micro_check(pg_dsn: str) -> None:
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_ledger_copies_new_objects_and_upserts_a_batch_meeting_known_ones(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New objects are COPied; a batch with one the ledger holds is upserted in the
+    same transaction (the fence still held), and so are the next few batches."""
+    copies: list[bool] = []
+    copy = postgres.copy_new_ledger_rows
+
+    async def spy(cursor: psycopg.AsyncCursor[Any], rows: str) -> bool:
+        copies.append(await copy(cursor, rows))
+        return copies[-1]
+
+    monkeypatch.setattr(postgres, "copy_new_ledger_rows", spy)
+    monkeypatch.setattr(postgres, "_UPSERTS_AFTER_CONFLICT", 2)
+    clean, found = LedgerStatus.SCANNED_CLEAN, LedgerStatus.SCANNED_WITH_FINDINGS
+    fence = ShardFence(TENANT, 1, "s0", 1)
+
+    async def scenario() -> None:
+        store = await PostgresDatastore.open(pg_dsn)
+        try:
+            await store.mark(TENANT, "p", {"a": found, "b": clean}, fence=fence)
+            assert copies == [True]
+            await store.mark(TENANT, "p", {"a": clean, "b": found, "c": clean}, fence=fence)
+            assert copies == [True, False]
+            await store.mark(TENANT, "p", {"d": clean})
+            await store.mark(TENANT, "p", {"e": clean})
+            assert copies == [True, False]  # the two batches after a conflict
+            await store.mark(TENANT, "p", {"f": clean})
+            assert copies == [True, False, True]
+            assert await store.lookup(TENANT, "p", list("abcdefg")) == {
+                "a": found,
+                "b": found,
+                **dict.fromkeys("cdef", clean),
+            }
+            with pytest.raises(StaleFence):
+                await store.mark(TENANT, "p", {"g": clean}, fence=replace(fence, epoch=0))
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+    with psycopg.connect(pg_dsn) as db:
+        [(stamped,)] = db.execute("SELECT count(updated_at) FROM done_ledger").fetchall()
+    assert stamped == 6

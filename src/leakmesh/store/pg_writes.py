@@ -20,7 +20,14 @@ from leakmesh.store.errors import StaleFence
 from leakmesh.store.queries import load_queries
 
 if TYPE_CHECKING:
-    from leakmesh.store.models import ObservationContext, OccurrenceRecord, ShardFence
+    from collections.abc import Mapping
+
+    from leakmesh.store.models import (
+        LedgerStatus,
+        ObservationContext,
+        OccurrenceRecord,
+        ShardFence,
+    )
 
 DIALECT = "postgresql"
 Q = load_queries(DIALECT)
@@ -38,6 +45,32 @@ async def hold(cursor: Cursor, fence: ShardFence | None) -> None:
     await cursor.execute(Q["hold_fence"], (fence.tenant, fence.run_id, fence.shard_id, fence.epoch))
     if await cursor.fetchone() is None:
         raise StaleFence.of(fence)
+
+
+def ledger_copy_rows(
+    scope: int, ids: Sequence[str], statuses: Mapping[str, LedgerStatus]
+) -> str | None:
+    """The batch as rows of COPY text; None when an id holds a character COPY
+    would need escaped (the upsert, which takes any text, marks those)."""
+    tails = {status: f"\t{int(status)}\n" for status in set(statuses.values())}
+    head = f"{scope}\t"
+    text = "".join([head + oid + tails[statuses[oid]] for oid in ids])
+    if text.count("\t") != 2 * len(ids) or text.count("\n") != len(ids):
+        return None
+    if "\\" in text or "\r" in text:
+        return None
+    return text
+
+
+async def copy_new_ledger_rows(cursor: Cursor, rows: str) -> bool:
+    """COPY rows straight into the ledger, under a savepoint; False, with nothing
+    written, when one of them is there already."""
+    try:
+        async with cursor.connection.transaction(), cursor.copy(Q["copy_ledger"]) as copy:
+            await copy.write(rows)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
 
 
 async def upsert_chunk(

@@ -10,10 +10,10 @@ the DSN redacted and the password scrubbed from the driver's message.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
@@ -52,8 +52,10 @@ from leakmesh.store.pg_writes import (
     Q,
     T,
     chunks,
+    copy_new_ledger_rows,
     hold,
     iso,
+    ledger_copy_rows,
     scalar,
     upsert_chunk,
 )
@@ -66,6 +68,11 @@ _UPSERT_CHUNK = 20_000
 """Rows per COPY inside one upsert transaction (bounds the temporary table)."""
 _WRITE_ATTEMPTS = 3
 _RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+_UPSERTS_AFTER_CONFLICT = 16
+"""Ledger batches sent straight to the upsert after one met a row already there:
+where one did, the next ones likely do too (a rescan, another run's objects)."""
+# Sorted keys: one lock order for concurrent writers (the same as `sorted()`).
+_SORTED_JSON = msgspec.json.Encoder(order="sorted")
 
 
 class PostgresDatastore:
@@ -75,6 +82,7 @@ class PostgresDatastore:
         self._where = f"PostgreSQL datastore {redact(dsn)}"
         self._password = dsn_password(dsn)
         self._scopes: dict[tuple[str, str], int] = {}
+        self._ledger_upserts_due = 0
 
     def __repr__(self) -> str:
         return f"PostgresDatastore({redact(self._dsn)!r})"
@@ -301,14 +309,26 @@ class PostgresDatastore:
     ) -> None:
         if not statuses and fence is None:
             return
-        # Sorted: one lock order for concurrent writers.
-        batch = json.dumps({oid: int(statuses[oid]) for oid in sorted(statuses)})
         scope = await self._ledger_scope(tenant, policy_hash, create=bool(statuses))
+        rows = None
+        if scope is not None and statuses:
+            if self._ledger_upserts_due > 0:
+                self._ledger_upserts_due -= 1
+            else:
+                rows = ledger_copy_rows(scope, sorted(statuses), statuses)
 
         async def work(cursor: Cursor) -> None:
             await hold(cursor, fence)
-            if scope is not None:
-                await cursor.execute(Q["mark_ledger"], (scope, batch))
+            if scope is None or not statuses:
+                return
+            # New objects (all a first scan marks) are COPied; a batch holding
+            # one the ledger has already goes through the upsert instead.
+            if rows is not None:
+                if await copy_new_ledger_rows(cursor, rows):
+                    return
+                self._ledger_upserts_due = _UPSERTS_AFTER_CONFLICT
+            batch = _SORTED_JSON.encode(dict(statuses)).decode()
+            await cursor.execute(Q["mark_ledger"], (scope, batch))
 
         await self._write(work)
 
@@ -321,7 +341,8 @@ class PostgresDatastore:
         if scope is None:
             return {}
         rows = await self._statement(
-            Q["lookup_ledger"], {"ids": json.dumps(list(object_ids)), "scope": scope}
+            Q["lookup_ledger"],
+            {"ids": _SORTED_JSON.encode(list(object_ids)).decode(), "scope": scope},
         )
         return {str(oid): LedgerStatus(status) for oid, status in rows}
 

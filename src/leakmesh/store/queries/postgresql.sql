@@ -179,6 +179,12 @@ INSERT INTO ledger_scopes (tenant, policy_hash) VALUES (%s, %s)
 ON CONFLICT (tenant, policy_hash) DO UPDATE SET tenant = excluded.tenant
 RETURNING scope
 
+-- name: copy_ledger
+-- The fast way to mark objects the ledger does not hold yet (a first scan marks
+-- nothing else): a plain insert, about half the server's work of the upsert
+-- below. A row that exists already fails it whole (see copy_new_ledger_rows).
+COPY done_ledger (scope, object_id, status) FROM STDIN
+
 -- name: mark_ledger
 -- The batch is one JSON object {object_id: status}: psycopg sends a string as it
 -- is, where it would dump a list element by element in Python (most of a fleet
