@@ -336,3 +336,19 @@ def test_ledger_copies_new_objects_and_upserts_a_batch_meeting_known_ones(
     with psycopg.connect(pg_dsn) as db:
         [(stamped,)] = db.execute("SELECT count(updated_at) FROM done_ledger").fetchall()
     assert stamped == 6
+
+
+def test_two_writers_marking_the_same_new_objects_both_succeed(pg_dsn: str) -> None:
+    """Both COPY; the second waits for the first, meets its rows, and upserts."""
+    ids = {f"{i:040x}": LedgerStatus.SCANNED_CLEAN for i in range(2000)}
+
+    async def scenario() -> dict[str, LedgerStatus]:
+        stores = [await PostgresDatastore.open(pg_dsn) for _ in range(2)]
+        try:
+            await asyncio.gather(*(store.mark(TENANT, "p", ids) for store in stores))
+            return await stores[0].lookup(TENANT, "p", list(ids))
+        finally:
+            for store in stores:
+                await store.close()
+
+    assert asyncio.run(scenario()) == ids
