@@ -10,7 +10,7 @@ from typing import IO
 
 from msgspec import Struct
 
-from leakmesh.sources.git import GitError
+from leakmesh.sources.git import GitError, widen_pipe
 
 _READ_CHUNK = 1 << 16
 
@@ -41,6 +41,8 @@ class BlobReader:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        assert self._process.stdout is not None
+        widen_pipe(self._process.stdout)
 
     def _command(self, verb: str, ids: list[str]) -> None:
         assert self._process.stdin is not None

@@ -25,6 +25,7 @@ from leakmesh.sources.git import (
     diff_entry,
     existing_commits,
     resolve_revision,
+    widen_pipe,
 )
 
 _HEADER_SEPARATOR = "\x1f"
@@ -123,6 +124,7 @@ def walk_history(
         _log_command(repo, options), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert process.stdout is not None
+    widen_pipe(process.stdout)
     try:
         tokens = _tokens(iter(lambda: process.stdout.read(_READ_CHUNK), b""))  # type: ignore[union-attr]
         commit: CommitInfo | None = None
