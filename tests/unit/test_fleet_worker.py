@@ -17,7 +17,7 @@ from leakmesh.coordination.models import RunSpec, ShardSpec, ShardState, SourceK
 from leakmesh.engine.engine import Engine
 from leakmesh.ops.retry import RetryPolicy
 from leakmesh.runtime.fleet import run_worker
-from leakmesh.runtime.fleet_plan import WorkerPlan
+from leakmesh.runtime.fleet_plan import WorkerPlan, WorkerReport
 from leakmesh.runtime.planning import PlanOptions, plan_fs, plan_git
 from leakmesh.runtime.pool import ExecutorKind, PoolOptions, ScanPool
 from leakmesh.runtime.scan_fs import LocalScanOptions, scan_fs
@@ -373,6 +373,19 @@ class FlakyStore:
         return call
 
 
+async def run_on_flaky_store(
+    coordinator: InMemoryCoordinator, flaky: FlakyStore, engine: Engine, log: Any
+) -> WorkerReport:
+    return await run_worker(
+        coordinator=coordinator,
+        stores=Stores.one(flaky),  # type: ignore[arg-type]
+        engine=engine,
+        plan=plan(engine, store_retry=QUICK_RETRY),
+        stop=asyncio.Event(),
+        log=log,
+    )
+
+
 def test_a_worker_waits_out_a_database_outage_with_backoff_and_finishes(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -399,14 +412,7 @@ def test_a_worker_waits_out_a_database_outage_with_backoff_and_finishes(
             if event == "worker.store_unavailable" and fields["failures"] == 5:
                 flaky.down = False
 
-        report = await run_worker(
-            coordinator=coordinator,
-            stores=Stores.one(flaky),  # type: ignore[arg-type]
-            engine=engine,
-            plan=plan(engine, store_retry=QUICK_RETRY),
-            stop=asyncio.Event(),
-            log=outage_at_the_second_shard,
-        )
+        report = await run_on_flaky_store(coordinator, flaky, engine, outage_at_the_second_shard)
         waits = [f for e, f in events if e == "worker.store_unavailable"]
         assert [f["retry_in_s"] for f in waits] == [0.01, 0.02, 0.04, 0.08, 0.16]
         assert "set unavailable" in str(waits[0]["error"])
@@ -446,14 +452,7 @@ def test_a_schema_that_no_longer_passes_after_an_outage_ends_the_worker(
                 flaky.down = False
 
         with pytest.raises(SchemaError):
-            await run_worker(
-                coordinator=coordinator,
-                stores=Stores.one(flaky),  # type: ignore[arg-type]
-                engine=engine,
-                plan=plan(engine, store_retry=QUICK_RETRY),
-                stop=asyncio.Event(),
-                log=outage_at_the_second_shard,
-            )
+            await run_on_flaky_store(coordinator, flaky, engine, outage_at_the_second_shard)
         assert all(s.owner is None for s in await coordinator.list_shards(run_id))
 
     asyncio.run(scenario())

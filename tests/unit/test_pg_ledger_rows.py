@@ -12,14 +12,14 @@ from leakmesh.store.pg_writes import ledger_copy_rows
 
 def test_rows_in_the_given_order() -> None:
     statuses = {"b" * 40: LedgerStatus.SCANNED_CLEAN, "a" * 40: LedgerStatus.SKIPPED}
-    text = ledger_copy_rows(7, sorted(statuses), statuses)
+    text = ledger_copy_rows(7, statuses)
     assert text == f"7\t{'a' * 40}\t3\n7\t{'b' * 40}\t4\n"
 
 
 def test_ids_needing_escapes_are_left_to_the_upsert() -> None:
     for odd in ("a\tb", "a\nb", "a\\nb", "a\rb", "\\."):
         statuses = {"plain": LedgerStatus.SKIPPED, odd: LedgerStatus.SKIPPED}
-        assert ledger_copy_rows(1, sorted(statuses), statuses) is None
+        assert ledger_copy_rows(1, statuses) is None
 
 
 @given(
@@ -28,7 +28,7 @@ def test_ids_needing_escapes_are_left_to_the_upsert() -> None:
     )
 )
 def test_rows_read_back_as_the_batch(statuses: dict[str, LedgerStatus]) -> None:
-    text = ledger_copy_rows(3, sorted(statuses), statuses)
+    text = ledger_copy_rows(3, statuses)
     if text is None:
         assert any(c in oid for oid in statuses for c in "\t\n\r\\")
         return

@@ -105,7 +105,7 @@ class Worker:
                         session.lost.set()
                     continue
                 except CoordinatorUnavailable as exc:
-                    await self._wait_for_etcd(exc)
+                    await self._back_off(self._etcd_backoff, "worker.coordinator_unavailable", exc)
                     continue
                 except StoreUnavailable as exc:
                     self._shards.store_unavailable(exc)
@@ -159,9 +159,6 @@ class Worker:
             with contextlib.suppress(LeaseLost):
                 await session.session.release(unreleased[0])
             unreleased.pop(0)
-
-    async def _wait_for_etcd(self, error: CoordinatorUnavailable) -> None:
-        await self._back_off(self._etcd_backoff, "worker.coordinator_unavailable", error)
 
     async def _back_off(self, backoff: Backoff, event: str, error: Exception) -> None:
         """Count a failure of `backoff`'s dependency, log `event`, wait the delay."""

@@ -47,15 +47,14 @@ async def hold(cursor: Cursor, fence: ShardFence | None) -> None:
         raise StaleFence.of(fence)
 
 
-def ledger_copy_rows(
-    scope: int, ids: Sequence[str], statuses: Mapping[str, LedgerStatus]
-) -> str | None:
-    """The batch as rows of COPY text; None when an id holds a character COPY
-    would need escaped (the upsert, which takes any text, marks those)."""
+def ledger_copy_rows(scope: int, statuses: Mapping[str, LedgerStatus]) -> str | None:
+    """The batch as rows of COPY text, sorted by id (one lock order for concurrent
+    writers); None when an id holds a character COPY would need escaped (the
+    upsert, which takes any text, marks those)."""
     tails = {status: f"\t{int(status)}\n" for status in set(statuses.values())}
     head = f"{scope}\t"
-    text = "".join([head + oid + tails[statuses[oid]] for oid in ids])
-    if text.count("\t") != 2 * len(ids) or text.count("\n") != len(ids):
+    text = "".join([head + oid + tails[statuses[oid]] for oid in sorted(statuses)])
+    if text.count("\t") != 2 * len(statuses) or text.count("\n") != len(statuses):
         return None
     if "\\" in text or "\r" in text:
         return None

@@ -315,7 +315,7 @@ class PostgresDatastore:
             if self._ledger_upserts_due > 0:
                 self._ledger_upserts_due -= 1
             else:
-                rows = ledger_copy_rows(scope, sorted(statuses), statuses)
+                rows = ledger_copy_rows(scope, statuses)
 
         async def work(cursor: Cursor) -> None:
             await hold(cursor, fence)
